@@ -1,0 +1,1 @@
+"""Network edges shared by the daemons: serving ASGI apps, HTTP clients, the master<->agent link."""

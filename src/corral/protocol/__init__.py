@@ -1,0 +1,1 @@
+"""The wire: messages as frozen dataclasses, their JSON codecs, and RecordIO framing. No I/O."""

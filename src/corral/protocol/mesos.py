@@ -1,0 +1,532 @@
+"""Mesos' shared messages (`mesos.proto`) as frozen dataclasses, with their protobuf-JSON codecs.
+
+Encoding follows stout's rules: snake_case keys, enums as names, bytes as base64, ids as `{"value": ...}`,
+defaulted optional fields written out. Messages that are relayed untouched (a TaskInfo sent on to an
+executor, a FrameworkInfo echoed to an executor) keep the decoded `raw` object so nothing is lost.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+
+from corral.core.attributes import Attribute
+from corral.core.errors import DecodeError
+from corral.core.ids import AgentId, ExecutorId, FrameworkId, OfferId, TaskId, id_problem
+from corral.core.resources import Range, Resources, normalize_ranges
+from corral.core.task_state import TaskState
+from corral.protocol.json import JsonObject, JsonValue, Reader, b64encode, ident
+
+MESOS_VERSION = "1.11.0"
+DEFAULT_REFUSE_SECONDS = 5.0
+MAX_REFUSE_SECONDS = 365 * 24 * 3600.0
+
+
+# ---------------------------------------------------------------- resources and attributes
+
+
+def decode_resources(reader: Reader, key: str) -> Resources:
+    scalars: dict[str, float] = {}
+    ranges: dict[str, list[Range]] = {}
+    sets: dict[str, set[str]] = {}
+    for r in reader.objs(key):
+        name = r.text("name")
+        kind = r.opt_text("type") or ("SCALAR" if r.has("scalar") else "RANGES" if r.has("ranges") else "SET")
+        if kind == "SCALAR":
+            value = r.child("scalar").number("value")
+            if not value >= 0:  # also rejects NaN
+                raise DecodeError(f"{r.path}.scalar.value", "must be a number >= 0")
+            scalars[name] = scalars.get(name, 0.0) + value
+        elif kind == "RANGES":
+            for rr in r.child("ranges").objs("range"):
+                begin, end = rr.integer("begin"), rr.integer("end")
+                if begin > end:
+                    raise DecodeError(rr.path, "begin is greater than end")
+                ranges.setdefault(name, []).append((begin, end))
+        elif kind == "SET":
+            sets.setdefault(name, set()).update(r.child("set").strs("item"))
+        else:
+            raise DecodeError(f"{r.path}.type", f"unknown resource type {kind!r}")
+    return Resources.of(ranges={k: normalize_ranges(v) for k, v in ranges.items()}, sets=sets, **scalars)
+
+
+def encode_resources(resources: Resources, role: str | None = None) -> list[JsonValue]:
+    """Resource JSON. `role` set means a MULTI_ROLE framework's view, with `allocation_info`."""
+    extra: JsonObject = {"role": "*"}
+    if role is not None:
+        extra["allocation_info"] = {"role": role}
+    out: list[JsonValue] = []
+    for name, value in resources.scalars.items():
+        out.append({"name": name, "type": "SCALAR", "scalar": {"value": value}, **extra})
+    for name, rs in resources.ranges.items():
+        rng: list[JsonValue] = [{"begin": b, "end": e} for b, e in rs]
+        out.append({"name": name, "type": "RANGES", "ranges": {"range": rng}, **extra})
+    for name, items in resources.sets.items():
+        out.append({"name": name, "type": "SET", "set": {"item": list(sorted(items))}, **extra})
+    return out
+
+
+def encode_attributes(attributes: tuple[Attribute, ...]) -> list[JsonValue]:
+    out: list[JsonValue] = []
+    for a in attributes:
+        if a.scalar is not None:
+            out.append({"name": a.name, "type": "SCALAR", "scalar": {"value": a.scalar}})
+        elif a.ranges is not None:
+            rng: list[JsonValue] = [{"begin": b, "end": e} for b, e in a.ranges]
+            out.append({"name": a.name, "type": "RANGES", "ranges": {"range": rng}})
+        elif a.items is not None:
+            out.append({"name": a.name, "type": "SET", "set": {"item": list(sorted(a.items))}})
+        else:
+            out.append({"name": a.name, "type": "TEXT", "text": {"value": a.text or ""}})
+    return out
+
+
+def decode_attributes(reader: Reader, key: str) -> tuple[Attribute, ...]:
+    out: list[Attribute] = []
+    for r in reader.objs(key):
+        name = r.text("name")
+        if r.has("scalar"):
+            out.append(Attribute(name, scalar=r.child("scalar").number("value")))
+        elif r.has("ranges"):
+            rs = [(x.integer("begin"), x.integer("end")) for x in r.child("ranges").objs("range")]
+            out.append(Attribute(name, ranges=normalize_ranges(rs)))
+        elif r.has("set"):
+            out.append(Attribute(name, items=frozenset(r.child("set").strs("item"))))
+        else:
+            out.append(Attribute(name, text=r.child("text").text("value")))
+    return tuple(out)
+
+
+def duration_seconds(reader: Reader | None) -> float | None:
+    """`{"nanoseconds": N}` -> seconds."""
+    return None if reader is None else reader.integer("nanoseconds") / 1e9
+
+
+def encode_duration(seconds: float) -> JsonObject:
+    return {"nanoseconds": round(seconds * 1e9)}
+
+
+def checked_id(reader: Reader, key: str) -> str:
+    """A framework-chosen id (`{"value": ...}`), validated because it becomes a directory name."""
+    value = reader.value(key)
+    problem = id_problem(value)
+    if problem:
+        raise DecodeError(f"{reader.path}.{key}.value" if reader.path else f"{key}.value", problem)
+    return value
+
+
+# ---------------------------------------------------------------- framework
+
+
+class Capability(StrEnum):
+    REVOCABLE_RESOURCES = "REVOCABLE_RESOURCES"
+    TASK_KILLING_STATE = "TASK_KILLING_STATE"
+    GPU_RESOURCES = "GPU_RESOURCES"
+    SHARED_RESOURCES = "SHARED_RESOURCES"
+    PARTITION_AWARE = "PARTITION_AWARE"
+    MULTI_ROLE = "MULTI_ROLE"
+    RESERVATION_REFINEMENT = "RESERVATION_REFINEMENT"
+    REGION_AWARE = "REGION_AWARE"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FrameworkInfo:
+    user: str
+    name: str
+    id: FrameworkId | None = None
+    failover_timeout: float = 0.0
+    checkpoint: bool = False
+    roles: tuple[str, ...] = ("*",)
+    hostname: str | None = None
+    principal: str | None = None
+    webui_url: str | None = None
+    capabilities: frozenset[str] = frozenset()
+    raw: JsonObject = field(default_factory=dict, compare=False)
+
+    @property
+    def is_multi_role(self) -> bool:
+        return Capability.MULTI_ROLE in self.capabilities
+
+    @property
+    def is_partition_aware(self) -> bool:
+        return Capability.PARTITION_AWARE in self.capabilities
+
+    @property
+    def has_task_killing_state(self) -> bool:
+        return Capability.TASK_KILLING_STATE in self.capabilities
+
+    @staticmethod
+    def from_json(r: Reader) -> FrameworkInfo:
+        caps = frozenset(c.text("type") for c in r.objs("capabilities") if c.opt_text("type"))
+        roles = tuple(r.strs("roles"))
+        if roles and Capability.MULTI_ROLE not in caps:
+            raise DecodeError(f"{r.path}.roles", "requires the MULTI_ROLE capability")
+        if not roles:
+            roles = (r.opt_text("role") or "*",)
+        failover = r.number("failover_timeout", 0.0)
+        if failover < 0:
+            raise DecodeError(f"{r.path}.failover_timeout", "must be >= 0")
+        return FrameworkInfo(
+            user=r.text("user"),
+            name=r.text("name"),
+            id=FrameworkId(v) if (v := r.opt_value("id")) else None,
+            failover_timeout=failover,
+            checkpoint=r.flag("checkpoint", False),
+            roles=roles,
+            hostname=r.opt_text("hostname"),
+            principal=r.opt_text("principal"),
+            webui_url=r.opt_text("webui_url"),
+            capabilities=caps,
+            raw=r.obj,
+        )
+
+    def with_id(self, framework_id: FrameworkId) -> FrameworkInfo:
+        return replace(self, id=framework_id, raw={**self.raw, "id": ident(framework_id)})
+
+    def to_json(self) -> JsonObject:
+        out: JsonObject = {
+            **self.raw,
+            "user": self.user,
+            "name": self.name,
+            "failover_timeout": self.failover_timeout,
+            "checkpoint": self.checkpoint,
+        }
+        if self.id:
+            out["id"] = ident(self.id)
+        return out
+
+
+# ---------------------------------------------------------------- commands, executors, tasks
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Uri:
+    value: str
+    executable: bool = False
+    extract: bool = True
+    cache: bool = False
+    output_file: str | None = None
+
+    @staticmethod
+    def from_json(r: Reader) -> Uri:
+        return Uri(
+            value=r.text("value"),
+            executable=r.flag("executable", False),
+            extract=r.flag("extract", True),
+            cache=r.flag("cache", False),
+            output_file=r.opt_text("output_file"),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CommandInfo:
+    value: str | None = None
+    shell: bool = True
+    arguments: tuple[str, ...] = ()
+    environment: tuple[tuple[str, str], ...] = ()
+    uris: tuple[Uri, ...] = ()
+    user: str | None = None
+
+    @staticmethod
+    def from_json(r: Reader) -> CommandInfo:
+        env: list[tuple[str, str]] = []
+        if (e := r.opt_child("environment")) is not None:
+            for v in e.objs("variables"):
+                if (v.opt_text("type") or "VALUE") == "VALUE":
+                    env.append((v.text("name"), v.opt_text("value") or ""))
+        shell = r.flag("shell", True)
+        value = r.opt_text("value")
+        if shell and value is None:
+            raise DecodeError(f"{r.path}.value", "is required for a shell command")
+        return CommandInfo(
+            value=value,
+            shell=shell,
+            arguments=tuple(r.strs("arguments")),
+            environment=tuple(env),
+            uris=r.each("uris", Uri.from_json),
+            user=r.opt_text("user"),
+        )
+
+    def argv(self) -> list[str]:
+        """The process to exec: `/bin/sh -c value` for shell commands, else `arguments` run as `value`."""
+        if self.shell:
+            return ["/bin/sh", "-c", self.value or ""]
+        return list(self.arguments) if self.arguments else [self.value or ""]
+
+    def describe(self) -> str:
+        if self.shell:
+            return f"sh -c '{(self.value or '')[:12]}...'"
+        return "[" + ", ".join([self.value or "", *self.arguments]) + "]"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExecutorInfo:
+    executor_id: ExecutorId
+    framework_id: FrameworkId | None = None
+    type: str = "CUSTOM"
+    name: str | None = None
+    command: CommandInfo | None = None
+    resources: Resources = field(default_factory=Resources)
+    shutdown_grace_period: float | None = None
+    raw: JsonObject = field(default_factory=dict, compare=False)
+
+    @staticmethod
+    def from_json(r: Reader) -> ExecutorInfo:
+        kind = r.opt_text("type") or "CUSTOM"
+        if kind not in ("DEFAULT", "CUSTOM"):
+            raise DecodeError(f"{r.path}.type", f"unknown executor type {kind!r}")
+        command = CommandInfo.from_json(c) if (c := r.opt_child("command")) is not None else None
+        if kind == "CUSTOM" and command is None:
+            raise DecodeError(f"{r.path}.command", "is required for a CUSTOM executor")
+        if kind == "DEFAULT" and command is not None:
+            raise DecodeError(f"{r.path}.command", "must not be set for a DEFAULT executor")
+        return ExecutorInfo(
+            executor_id=ExecutorId(checked_id(r, "executor_id")),
+            framework_id=FrameworkId(v) if (v := r.opt_value("framework_id")) else None,
+            type=kind,
+            name=r.opt_text("name"),
+            command=command,
+            resources=decode_resources(r, "resources"),
+            shutdown_grace_period=duration_seconds(r.opt_child("shutdown_grace_period")),
+            raw=r.obj,
+        )
+
+    def to_json(self) -> JsonObject:
+        out: JsonObject = {**self.raw, "executor_id": ident(self.executor_id), "type": self.type}
+        if self.framework_id:
+            out["framework_id"] = ident(self.framework_id)
+        if self.command is not None:
+            raw_command = self.raw.get("command")
+            command: JsonObject = dict(raw_command) if isinstance(raw_command, dict) else {}
+            command.setdefault("shell", self.command.shell)
+            out["command"] = command
+        return out
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TaskInfo:
+    name: str
+    task_id: TaskId
+    agent_id: AgentId
+    resources: Resources
+    command: CommandInfo | None = None
+    executor: ExecutorInfo | None = None
+    kill_grace_period: float | None = None
+    max_completion_time: float | None = None
+    data: bytes | None = None
+    raw: JsonObject = field(default_factory=dict, compare=False)
+
+    @staticmethod
+    def from_json(r: Reader) -> TaskInfo:
+        command = CommandInfo.from_json(c) if (c := r.opt_child("command")) is not None else None
+        executor = ExecutorInfo.from_json(e) if (e := r.opt_child("executor")) is not None else None
+        kill_policy = r.opt_child("kill_policy")
+        grace = duration_seconds(kill_policy.opt_child("grace_period")) if kill_policy else None
+        return TaskInfo(
+            name=r.text("name"),
+            task_id=TaskId(checked_id(r, "task_id")),
+            agent_id=AgentId(r.value("agent_id")),
+            resources=decode_resources(r, "resources"),
+            command=command,
+            executor=executor,
+            kill_grace_period=grace,
+            max_completion_time=duration_seconds(r.opt_child("max_completion_time")),
+            data=r.blob("data"),
+            raw=r.obj,
+        )
+
+    def to_json(self) -> JsonObject:
+        """The TaskInfo as the framework sent it, with `executor.framework_id` filled in if known."""
+        return dict(self.raw)
+
+    @property
+    def labels(self) -> list[JsonValue]:
+        labels = self.raw.get("labels")
+        if isinstance(labels, dict) and isinstance(labels.get("labels"), list):
+            return labels["labels"]  # type: ignore[return-value]
+        return []
+
+
+# ---------------------------------------------------------------- status updates
+
+
+class Source(StrEnum):
+    SOURCE_MASTER = "SOURCE_MASTER"
+    SOURCE_AGENT = "SOURCE_AGENT"
+    SOURCE_EXECUTOR = "SOURCE_EXECUTOR"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TaskStatus:
+    task_id: TaskId
+    state: TaskState
+    message: str | None = None
+    source: Source | None = None
+    reason: str | None = None
+    data: bytes | None = None
+    agent_id: AgentId | None = None
+    executor_id: ExecutorId | None = None
+    timestamp: float | None = None
+    uuid: bytes | None = None
+    healthy: bool | None = None
+    extra: JsonObject = field(default_factory=dict, compare=False)
+
+    @staticmethod
+    def from_json(r: Reader) -> TaskStatus:
+        known = {"task_id", "state", "message", "source", "reason", "data", "agent_id", "executor_id"}
+        known |= {"timestamp", "uuid", "healthy"}
+        healthy = r.flag("healthy", False) if r.has("healthy") else None
+        return TaskStatus(
+            task_id=TaskId(r.value("task_id")),
+            state=r.enum("state", TaskState),  # type: ignore[arg-type]
+            message=r.opt_text("message"),
+            source=r.enum("source", Source, required=False),
+            reason=r.opt_text("reason"),
+            data=r.blob("data"),
+            agent_id=AgentId(v) if (v := r.opt_value("agent_id")) else None,
+            executor_id=ExecutorId(v) if (v := r.opt_value("executor_id")) else None,
+            timestamp=r.opt_number("timestamp"),
+            uuid=r.blob("uuid"),
+            healthy=healthy,
+            extra={k: v for k, v in r.obj.items() if k not in known and v is not None},
+        )
+
+    def to_json(self) -> JsonObject:
+        out: JsonObject = {**self.extra, "task_id": ident(self.task_id), "state": self.state.value}
+        if self.message is not None:
+            out["message"] = self.message
+        if self.source is not None:
+            out["source"] = self.source.value
+        if self.reason is not None:
+            out["reason"] = self.reason
+        if self.data is not None:
+            out["data"] = b64encode(self.data)
+        if self.agent_id is not None:
+            out["agent_id"] = ident(self.agent_id)
+        if self.executor_id is not None:
+            out["executor_id"] = ident(self.executor_id)
+        if self.timestamp is not None:
+            out["timestamp"] = self.timestamp
+        if self.uuid is not None:
+            out["uuid"] = b64encode(self.uuid)
+        if self.healthy is not None:
+            out["healthy"] = self.healthy
+        return out
+
+
+# ---------------------------------------------------------------- agents, masters, offers
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AgentInfo:
+    hostname: str
+    port: int = 5051
+    id: AgentId | None = None
+    resources: Resources = field(default_factory=Resources)
+    attributes: tuple[Attribute, ...] = ()
+
+    @staticmethod
+    def from_json(r: Reader) -> AgentInfo:
+        return AgentInfo(
+            hostname=r.text("hostname"),
+            port=r.integer("port", 5051),
+            id=AgentId(v) if (v := r.opt_value("id")) else None,
+            resources=decode_resources(r, "resources"),
+            attributes=decode_attributes(r, "attributes"),
+        )
+
+    def to_json(self) -> JsonObject:
+        out: JsonObject = {
+            "hostname": self.hostname,
+            "port": self.port,
+            "resources": encode_resources(self.resources),
+            "attributes": encode_attributes(self.attributes),
+        }
+        if self.id:
+            out["id"] = ident(self.id)
+        return out
+
+
+def ipv4_as_network_order_int(ip: str) -> int:
+    """MasterInfo.ip: IPv4 bytes in network order read as a little-endian int (127.0.0.1 -> 16777343)."""
+    parts = [int(p) for p in ip.split(".")] if ip.count(".") == 3 else [0, 0, 0, 0]
+    return parts[0] | parts[1] << 8 | parts[2] << 16 | parts[3] << 24
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MasterInfo:
+    id: str
+    ip: str
+    port: int
+    hostname: str
+    version: str = MESOS_VERSION
+
+    @property
+    def pid(self) -> str:
+        return f"master@{self.ip}:{self.port}"
+
+    def to_json(self) -> JsonObject:
+        return {
+            "id": self.id,
+            "ip": ipv4_as_network_order_int(self.ip),
+            "port": self.port,
+            "pid": self.pid,
+            "hostname": self.hostname,
+            "version": self.version,
+            "address": {"hostname": self.hostname, "ip": self.ip, "port": self.port},
+            "capabilities": [{"type": "AGENT_UPDATE"}],
+        }
+
+    @staticmethod
+    def from_json(r: Reader) -> MasterInfo:
+        address = r.opt_child("address")
+        return MasterInfo(
+            id=r.text("id"),
+            ip=address.text("ip") if address else "0.0.0.0",
+            port=r.integer("port", 5050),
+            hostname=r.opt_text("hostname") or (address.opt_text("hostname") if address else None) or "",
+            version=r.opt_text("version") or MESOS_VERSION,
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Offer:
+    id: OfferId
+    framework_id: FrameworkId
+    agent_id: AgentId
+    hostname: str
+    resources: Resources
+    attributes: tuple[Attribute, ...] = ()
+    executor_ids: tuple[ExecutorId, ...] = ()
+    agent_ip: str = ""
+    agent_port: int = 5051
+    role: str = "*"
+
+    def to_json(self, *, multi_role: bool) -> JsonObject:
+        out: JsonObject = {
+            "id": ident(self.id),
+            "framework_id": ident(self.framework_id),
+            "agent_id": ident(self.agent_id),
+            "hostname": self.hostname,
+            "url": {
+                "scheme": "http",
+                "address": {"hostname": self.hostname, "ip": self.agent_ip, "port": self.agent_port},
+                "path": "/slave(1)",
+            },
+            "resources": encode_resources(self.resources, self.role if multi_role else None),
+            "attributes": encode_attributes(self.attributes),
+            "executor_ids": [ident(e) for e in self.executor_ids],
+        }
+        if multi_role:
+            out["allocation_info"] = {"role": self.role}
+        return out
+
+
+def decode_filters(r: Reader | None) -> float:
+    """Filters -> refuse_seconds: absent or negative means 5 s; capped at 365 days."""
+    if r is None:
+        return DEFAULT_REFUSE_SECONDS
+    seconds = r.number("refuse_seconds", DEFAULT_REFUSE_SECONDS)
+    if not seconds >= 0:  # negative or NaN
+        return DEFAULT_REFUSE_SECONDS
+    return min(seconds, MAX_REFUSE_SECONDS)
