@@ -1,0 +1,60 @@
+"""Serve ASGI apps with uvicorn inside an event loop the caller owns.
+
+Several servers (master, agents, Marathon, Chronos) share one loop in `corral dev`, so uvicorn must not
+install its own signal handlers: the CLI owns signals and cancels the task group. Cancellation shuts the
+server down gracefully: it stops accepting, then closes open connections (streams included).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import Generator
+
+import uvicorn
+from starlette.types import ASGIApp
+
+log = logging.getLogger(__name__)
+
+
+class _Server(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+def make_socket(host: str, port: int) -> socket.socket:
+    """Bind now, so a port clash is reported at start-up and port 0 gets its real number at once."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.set_inheritable(True)
+    return sock
+
+
+async def serve(app: ASGIApp, sock: socket.socket, *, name: str = "http") -> None:
+    """Serve `app` on the bound `sock` until cancelled."""
+    config = uvicorn.Config(
+        app,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        timeout_graceful_shutdown=2,
+        timeout_keep_alive=75,
+        loop="none",
+        ws="none",
+    )
+    server = _Server(config)
+    host, port = sock.getsockname()[:2]
+    log.info("%s listening on %s:%d", name, host, port)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        server.should_exit = True
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        raise
