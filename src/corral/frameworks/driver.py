@@ -1,0 +1,143 @@
+"""An asyncio client of the v1 scheduler API: subscribe, stay subscribed, send calls.
+
+It follows the leader (a 307's `Location` netloc, as pymesos does), reconnects with capped exponential
+backoff, and treats a stream silent for five heartbeat intervals as broken (pymesos has no such watchdog
+and hangs on half-open connections). Between streams it yields `Disconnected`, so the framework knows its
+offers are gone; after a reconnect it re-subscribes with its framework id and keeps its tasks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from urllib.parse import urlparse
+
+import httpx
+
+from corral.core.errors import CorralError, DecodeError
+from corral.core.ids import FrameworkId
+from corral.protocol import recordio
+from corral.protocol.json import dumps, loads
+from corral.protocol.mesos import FrameworkInfo
+from corral.protocol.scheduler import Call, Error, Event, Subscribe, Subscribed
+from corral.protocol.scheduler_client import decode_event, encode_call
+
+log = logging.getLogger(__name__)
+
+PATH = "/api/v1/scheduler"
+MISSED_HEARTBEATS = 5
+
+
+class DriverError(CorralError):
+    """A call was refused or could not be delivered."""
+
+
+@dataclass(frozen=True, slots=True)
+class Disconnected:
+    """The subscription stream ended; outstanding offers are void until the next SUBSCRIBED."""
+
+    reason: str
+
+
+class SchedulerDriver:
+    def __init__(
+        self,
+        master: str,
+        framework_info: FrameworkInfo,
+        *,
+        heartbeat_interval: float = 15.0,
+        backoff_initial: float = 0.1,
+        backoff_max: float = 5.0,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.master = master
+        self.framework_info = framework_info
+        self.stream_id: str | None = None
+        self._heartbeat_interval = heartbeat_interval
+        self._backoff_initial = backoff_initial
+        self._backoff_max = backoff_max
+        self._rng = rng or random.Random()
+        self._client = httpx.AsyncClient(timeout=httpx.Timeout(10.0), limits=httpx.Limits(max_connections=32))
+
+    @property
+    def framework_id(self) -> FrameworkId | None:
+        return self.framework_info.id
+
+    @property
+    def is_subscribed(self) -> bool:
+        return self.stream_id is not None
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def events(self) -> AsyncIterator[Event | Disconnected]:
+        """Every event of every subscription, with `Disconnected` between streams. Ends on a fatal ERROR."""
+        failures = 0
+        while True:
+            fatal = False
+            try:
+                async for event in self._subscribe_once():
+                    if isinstance(event, Subscribed):
+                        failures = 0
+                    fatal = isinstance(event, Error)
+                    yield event
+                reason = "stream ended"
+            except (httpx.HTTPError, DecodeError, DriverError) as e:
+                reason = f"{type(e).__name__}: {e}"
+            self.stream_id = None
+            yield Disconnected(reason)
+            if fatal:
+                return
+            delay = min(self._backoff_max, self._backoff_initial * 2**failures)
+            failures += 1
+            await asyncio.sleep(delay * (0.5 + self._rng.random() / 2))
+
+    async def _subscribe_once(self) -> AsyncIterator[Event]:
+        body = dumps(encode_call(self.framework_id, Subscribe(framework_info=self.framework_info)))
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        silence = self._heartbeat_interval * MISSED_HEARTBEATS
+        timeout = httpx.Timeout(10.0, read=silence)
+        url = f"http://{self.master}{PATH}"
+        async with self._client.stream(
+            "POST", url, content=body, headers=headers, timeout=timeout
+        ) as response:
+            if response.status_code == 307:
+                self._follow(response.headers.get("Location", ""))
+                return
+            if response.status_code != 200:
+                text = (await response.aread()).decode(errors="replace")[:200]
+                raise DriverError(f"SUBSCRIBE to {self.master} answered {response.status_code}: {text}")
+            self.stream_id = response.headers.get("Mesos-Stream-Id", "")
+            decoder = recordio.Decoder()
+            async for chunk in response.aiter_raw():
+                for record in decoder.feed(chunk):
+                    event = decode_event(loads(record))
+                    if isinstance(event, Subscribed):
+                        self.framework_info = self.framework_info.with_id(event.framework_id)
+                        log.info("framework %s subscribed to %s", event.framework_id, self.master)
+                    yield event
+
+    def _follow(self, location: str) -> None:
+        leader = urlparse(location).netloc or location.strip("/")
+        if leader:
+            log.info("following the leading master %s -> %s", self.master, leader)
+            self.master = leader
+
+    async def call(self, call: Call) -> None:
+        """Send one call on its own connection. 202 is success; anything else raises DriverError."""
+        if self.stream_id is None or self.framework_id is None:
+            raise DriverError("not subscribed")
+        headers = {"Content-Type": "application/json", "Mesos-Stream-Id": self.stream_id}
+        try:
+            response = await self._client.post(
+                f"http://{self.master}{PATH}",
+                content=dumps(encode_call(self.framework_id, call)),
+                headers=headers,
+            )
+        except httpx.HTTPError as e:
+            raise DriverError(f"{type(call).__name__} to {self.master} failed: {e}") from e
+        if response.status_code not in (200, 202):
+            raise DriverError(f"{type(call).__name__} answered {response.status_code}: {response.text[:200]}")
