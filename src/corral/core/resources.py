@@ -21,6 +21,11 @@ def _round(value: float) -> float:
     return round(value, 3)
 
 
+def _fmt(value: float) -> str:
+    """A scalar in `--resources` syntax, exact to the 3 decimals kept (`:g` would print 123457 or 1e+07)."""
+    return f"{value:.3f}".rstrip("0").rstrip(".")
+
+
 def normalize_ranges(ranges: Iterable[Range]) -> tuple[Range, ...]:
     merged: list[list[int]] = []
     for begin, end in sorted(ranges):
@@ -152,7 +157,7 @@ class Resources:
         for name, value in self.scalars.items():
             have = other.scalars.get(name, 0.0)
             if value > have + 1e-9:
-                return f"{name}: need {value:g}, have {have:g}"
+                return f"{name}: need {_fmt(value)}, have {_fmt(have)}"
         for name, rs in self.ranges.items():
             if not ranges_contain(other.ranges.get(name, ()), rs):
                 have_text = format_ranges(other.ranges.get(name, ()))
@@ -174,7 +179,7 @@ class Resources:
         return out
 
     def __str__(self) -> str:
-        parts = [f"{n}:{v:g}" for n, v in self.scalars.items()]
+        parts = [f"{n}:{_fmt(v)}" for n, v in self.scalars.items()]
         parts += [f"{n}:{format_ranges(r)}" for n, r in self.ranges.items()]
         parts += [f"{n}:{{{','.join(sorted(s))}}}" for n, s in self.sets.items()]
         return ";".join(parts)
@@ -230,4 +235,8 @@ def parse_resources(text: str) -> Resources:
             if not 0 <= number < float("inf"):  # negative, NaN or infinite
                 raise ResourceParseError(f"{name}: {value!r} must be a finite number >= 0")
             scalars[name] = _round(scalars.get(name, 0.0) + number)
-    return Resources({k: v for k, v in scalars.items() if v > 0}, ranges, sets)
+    return Resources(
+        {k: v for k, v in scalars.items() if v > 0},
+        {k: r for k, r in ranges.items() if r},  # `ports:[]` and `zones:{}` are nothing, not empty entries
+        {k: s for k, s in sets.items() if s},
+    )

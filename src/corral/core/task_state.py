@@ -1,7 +1,7 @@
 """Task states, their wire numbers, and the transition table.
 
-Rule 1: a terminal state is final, with one exception kept from Mesos 1.5+: TASK_LOST may return to a
-live state when a partitioned agent re-registers with the task still running.
+Rule 1: a terminal state is final, with the exceptions kept from Mesos 1.5+: TASK_LOST and
+TASK_GONE_BY_OPERATOR may return to a live state when the agent re-registers with the task still running.
 Rule 2: TASK_STAGING is the master's and agent's initial state; executors may never report it.
 """
 
@@ -66,17 +66,20 @@ TERMINAL_STATES: frozenset[TaskState] = frozenset(
         TaskState.TASK_LOST,
         TaskState.TASK_DROPPED,
         TaskState.TASK_GONE,
+        # Terminal as upstream's isTerminalState counts it, though mesos.proto allows that the operator erred.
+        TaskState.TASK_GONE_BY_OPERATOR,
     }
 )
 
 _LIVE = frozenset(TaskState) - TERMINAL_STATES
 
 # What may follow each state. A live state may move anywhere but back to STAGING; terminal states are final
-# except LOST (rule 1). UNREACHABLE may resolve to any state once the agent is heard from again.
+# except LOST and GONE_BY_OPERATOR (rule 1). UNREACHABLE may resolve to any state once the agent is heard from.
 TRANSITIONS: dict[TaskState, frozenset[TaskState]] = {
     **{state: frozenset(TaskState) - {TaskState.TASK_STAGING} for state in _LIVE},
     **{state: frozenset() for state in TERMINAL_STATES},
     TaskState.TASK_LOST: _LIVE - {TaskState.TASK_STAGING},
+    TaskState.TASK_GONE_BY_OPERATOR: _LIVE - {TaskState.TASK_STAGING},
 }
 
 

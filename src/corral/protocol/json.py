@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -144,10 +145,19 @@ class Reader:
         return value
 
     def opt_integer(self, key: str) -> int | None:
+        # int64 fields (nanoseconds) exceed a float's 53 bits: take ints and integer strings as they are.
+        value = self._get(key, False)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, str):
+            try:
+                return int(value)
+            except ValueError:
+                pass
         number = self.opt_number(key)
         if number is None:
             return None
-        if number != int(number):
+        if not math.isfinite(number) or number != int(number):
             raise DecodeError(self._sub(key), "expected an integer")
         return int(number)
 
@@ -218,6 +228,8 @@ class Reader:
         try:
             return choices(text)
         except ValueError:
+            if not required:  # proto2: an unknown name in an optional enum field is dropped (mesos.md a.4)
+                return None
             raise DecodeError(self._sub(key), f"unknown value {text!r}") from None
 
 

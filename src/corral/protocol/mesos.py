@@ -7,6 +7,7 @@ executor, a FrameworkInfo echoed to an executor) keep the decoded `raw` object s
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
@@ -34,8 +35,8 @@ def decode_resources(reader: Reader, key: str) -> Resources:
         kind = r.opt_text("type") or ("SCALAR" if r.has("scalar") else "RANGES" if r.has("ranges") else "SET")
         if kind == "SCALAR":
             value = r.child("scalar").number("value")
-            if not value >= 0:  # also rejects NaN
-                raise DecodeError(f"{r.path}.scalar.value", "must be a number >= 0")
+            if not 0 <= value < float("inf"):  # also rejects NaN ("Infinity" is for `limits` only)
+                raise DecodeError(f"{r.path}.scalar.value", "must be a finite number >= 0")
             scalars[name] = scalars.get(name, 0.0) + value
         elif kind == "RANGES":
             for rr in r.child("ranges").objs("range"):
@@ -193,6 +194,23 @@ class FrameworkInfo:
         }
         if self.id:
             out["id"] = ident(self.id)
+        # The typed fields win over `raw`, so a FrameworkInfo built or changed in code encodes completely.
+        if self.is_multi_role:
+            out["roles"] = list(self.roles)
+        else:
+            out.pop("roles", None)
+            if self.roles != ("*",) or "role" in self.raw:
+                out["role"] = self.roles[0]
+        if self.capabilities:
+            out["capabilities"] = [{"type": c} for c in sorted(self.capabilities)]
+        else:
+            out.pop("capabilities", None)
+        optional = {"hostname": self.hostname, "principal": self.principal, "webui_url": self.webui_url}
+        for key, value in optional.items():
+            if value is not None:
+                out[key] = value
+            else:
+                out.pop(key, None)
         return out
 
 
@@ -216,6 +234,17 @@ class Uri:
             cache=r.flag("cache", False),
             output_file=r.opt_text("output_file"),
         )
+
+    def to_json(self) -> JsonObject:
+        out: JsonObject = {
+            "value": self.value,
+            "executable": self.executable,
+            "extract": self.extract,
+            "cache": self.cache,
+        }
+        if self.output_file is not None:
+            out["output_file"] = self.output_file
+        return out
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -246,6 +275,23 @@ class CommandInfo:
             uris=r.each("uris", Uri.from_json),
             user=r.opt_text("user"),
         )
+
+    def to_json(self) -> JsonObject:
+        out: JsonObject = {"shell": self.shell}
+        if self.value is not None:
+            out["value"] = self.value
+        if self.arguments:
+            out["arguments"] = list(self.arguments)
+        if self.environment:
+            variables: list[JsonValue] = [
+                {"name": name, "type": "VALUE", "value": value} for name, value in self.environment
+            ]
+            out["environment"] = {"variables": variables}
+        if self.uris:
+            out["uris"] = [u.to_json() for u in self.uris]
+        if self.user is not None:
+            out["user"] = self.user
+        return out
 
     def argv(self) -> list[str]:
         """The process to exec: `/bin/sh -c value` for shell commands, else `arguments` run as `value`."""
@@ -292,14 +338,22 @@ class ExecutorInfo:
         )
 
     def to_json(self) -> JsonObject:
+        """`raw` plus the typed fields; nested messages come from `raw` when it has them, else from the typed
+        fields (an ExecutorInfo built in code has an empty `raw`)."""
         out: JsonObject = {**self.raw, "executor_id": ident(self.executor_id), "type": self.type}
         if self.framework_id:
             out["framework_id"] = ident(self.framework_id)
+        if self.name is not None:
+            out["name"] = self.name
         if self.command is not None:
             raw_command = self.raw.get("command")
-            command: JsonObject = dict(raw_command) if isinstance(raw_command, dict) else {}
+            command = dict(raw_command) if isinstance(raw_command, dict) else self.command.to_json()
             command.setdefault("shell", self.command.shell)
             out["command"] = command
+        if self.raw.get("resources") is None and not self.resources.is_empty():
+            out["resources"] = encode_resources(self.resources)
+        if self.shutdown_grace_period is not None and self.raw.get("shutdown_grace_period") is None:
+            out["shutdown_grace_period"] = encode_duration(self.shutdown_grace_period)
         return out
 
 
@@ -336,8 +390,30 @@ class TaskInfo:
         )
 
     def to_json(self) -> JsonObject:
-        """The TaskInfo as the framework sent it, with `executor.framework_id` filled in if known."""
-        return dict(self.raw)
+        """The TaskInfo as the framework sent it, with `executor.framework_id` filled in if known.
+
+        Nested messages come from `raw` when it has them, else from the typed fields, so a TaskInfo built
+        in code (empty `raw`) encodes completely.
+        """
+        out: JsonObject = {
+            **self.raw,
+            "name": self.name,
+            "task_id": ident(self.task_id),
+            "agent_id": ident(self.agent_id),
+        }
+        if self.raw.get("resources") is None and not self.resources.is_empty():
+            out["resources"] = encode_resources(self.resources)
+        if self.command is not None and self.raw.get("command") is None:
+            out["command"] = self.command.to_json()
+        if self.executor is not None:
+            out["executor"] = self.executor.to_json()
+        if self.kill_grace_period is not None and self.raw.get("kill_policy") is None:
+            out["kill_policy"] = {"grace_period": encode_duration(self.kill_grace_period)}
+        if self.max_completion_time is not None and self.raw.get("max_completion_time") is None:
+            out["max_completion_time"] = encode_duration(self.max_completion_time)
+        if self.data is not None:
+            out["data"] = b64encode(self.data)
+        return out
 
     @property
     def labels(self) -> list[JsonValue]:
@@ -449,8 +525,11 @@ class AgentInfo:
 
 def ipv4_as_network_order_int(ip: str) -> int:
     """MasterInfo.ip: IPv4 bytes in network order read as a little-endian int (127.0.0.1 -> 16777343)."""
-    parts = [int(p) for p in ip.split(".")] if ip.count(".") == 3 else [0, 0, 0, 0]
-    return parts[0] | parts[1] << 8 | parts[2] << 16 | parts[3] << 24
+    try:
+        packed = ipaddress.IPv4Address(ip).packed
+    except ValueError:  # a hostname or an IPv6 address: consumers use `address` instead
+        return 0
+    return int.from_bytes(packed, "little")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

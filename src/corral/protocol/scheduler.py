@@ -201,11 +201,12 @@ def decode_call(obj: JsonValue) -> tuple[FrameworkId | None, Call]:
         raise DecodeError("framework_id", "is required for every call but SUBSCRIBE")
     if kind in _BODY_REQUIRED and not r.has(_BODY_REQUIRED[kind]):
         raise DecodeError(_BODY_REQUIRED[kind], f"is required for {kind}")
+    if kind == "ACKNOWLEDGE_OPERATION_STATUS" and not r.child(_BODY_REQUIRED[kind]).has("agent_id"):
+        raise DecodeError("acknowledge_operation_status.agent_id", "is required")
     call = _decode_body(kind, r)
-    if isinstance(call, Subscribe):
-        info_id = call.framework_info.id
-        if framework_id != info_id:
-            raise DecodeError("framework_id", "'framework_id' differs from 'subscribe.framework_info.id'")
+    if isinstance(call, Subscribe | UpdateFramework) and framework_id != call.framework_info.id:
+        body = "subscribe" if isinstance(call, Subscribe) else "update_framework"
+        raise DecodeError("framework_id", f"'framework_id' differs from '{body}.framework_info.id'")
     return framework_id, call
 
 

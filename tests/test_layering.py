@@ -1,0 +1,165 @@
+"""Pure modules stay pure (STYLE.md 1-2): deciding code performs no I/O and reads no clock, randomness or
+process state, because time, randomness and ids are arguments. Checked on the source's AST, so a module that
+is never imported by any test is still checked, and a future module is checked the day it appears.
+
+Layers: `corral.core` imports no other corral package; `corral.protocol` imports only `corral.core` and
+itself.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parent.parent / "src"
+
+# Files or packages (trailing slash) under src/corral; those that do not exist yet are skipped.
+PURE = [
+    "core/",
+    "protocol/",
+    "master/state.py",
+    "master/core.py",
+    "master/offers.py",
+    "master/allocator/",
+    "agent/state.py",
+    "agent/core.py",
+    "agent/status_updates.py",
+    *(
+        f"marathon/{m}.py"
+        for m in ("model", "validation", "matching", "scheduler", "deployment", "health", "backoff")
+    ),
+    *(f"chronos/{m}.py" for m in ("model", "schedule", "dag", "scheduler", "stats")),
+    "lb/model.py",
+    "lb/render.py",
+]
+FORBIDDEN = frozenset(
+    {
+        "asyncio",
+        "socket",
+        "subprocess",
+        "threading",
+        "os",
+        "time",
+        "random",
+        "uuid",
+        "httpx",
+        "starlette",
+        "uvicorn",
+        "kazoo",
+    }
+)
+# package -> the corral packages it may import
+LAYERS = {
+    "corral.core": ("corral.core",),
+    "corral.protocol": ("corral.core", "corral.protocol"),
+}
+
+
+def pure_modules() -> list[Path]:
+    found: list[Path] = []
+    for entry in PURE:
+        path = SRC / "corral" / entry
+        if entry.endswith("/"):
+            found += sorted(path.rglob("*.py")) if path.is_dir() else []
+        elif path.is_file():
+            found.append(path)
+    return found
+
+
+def module_name(path: Path, src: Path = SRC) -> str:
+    parts = list(path.relative_to(src).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def is_type_checking_block(node: ast.AST) -> bool:
+    if not isinstance(node, ast.If):
+        return False
+    test = node.test
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def imports(path: Path, src: Path = SRC) -> list[tuple[int, str]]:
+    """(line, absolute module name) for every import executed at run time, relative ones resolved.
+
+    Imports under `if TYPE_CHECKING:` are skipped: naming `random.Random` as the type of an injected rng
+    does no I/O.
+    """
+    name = module_name(path, src)
+    package = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
+    tree = ast.parse(path.read_text(), str(path))
+    typing_only = {
+        id(n) for block in ast.walk(tree) if is_type_checking_block(block) for n in ast.walk(block)
+    }
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = ".".join(package[: len(package) - node.level + 1]) if node.level else ""
+            if node.module:
+                found.append((node.lineno, f"{base}.{node.module}" if base else node.module))
+            else:  # `from . import json`: the names are modules
+                found += [(node.lineno, f"{base}.{alias.name}") for alias in node.names]
+    return found
+
+
+def where(path: Path, line: int) -> str:
+    return f"{path.relative_to(SRC)}:{line}"
+
+
+MODULES = pure_modules()
+
+
+def test_the_pure_modules_are_found() -> None:
+    names = {module_name(p) for p in MODULES}
+    assert {"corral.core.resources", "corral.protocol.scheduler"} <= names
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(SRC)))
+def test_pure_modules_do_no_io(path: Path) -> None:
+    bad = [f"{where(path, line)} imports {m}" for line, m in imports(path) if m.split(".")[0] in FORBIDDEN]
+    why = "pure code takes time, randomness and ids as arguments (type-only imports go under TYPE_CHECKING)"
+    assert not bad, why + ":\n" + "\n".join(bad)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [p for p in MODULES if module_name(p).startswith(tuple(LAYERS))],
+    ids=lambda p: str(p.relative_to(SRC)),
+)
+def test_layers_import_only_downwards(path: Path) -> None:
+    layer = next(layer for layer in LAYERS if module_name(path).startswith(layer))
+    allowed = LAYERS[layer]
+    bad = [
+        f"{where(path, line)} imports {m}"
+        for line, m in imports(path)
+        if (m + ".").startswith("corral.") and not (m + ".").startswith(tuple(a + "." for a in allowed))
+    ]
+    assert not bad, f"{layer} may import only {', '.join(allowed)}:\n" + "\n".join(bad)
+
+
+def test_the_checker_resolves_relative_imports(tmp_path: Path) -> None:
+    # A relative import of a foreign package must not slip through the layer check.
+    module = tmp_path / "corral" / "protocol" / "x.py"
+    module.parent.mkdir(parents=True)
+    module.write_text(
+        "import os.path\n"
+        "from . import json\n"
+        "from ..master import core\n"
+        "from .. import agent, core\n"
+        "if TYPE_CHECKING:\n"
+        "    import random\n"
+    )
+    assert imports(module, tmp_path) == [
+        (1, "os.path"),
+        (2, "corral.protocol.json"),
+        (3, "corral.master"),
+        (4, "corral.agent"),
+        (4, "corral.core"),
+    ]
