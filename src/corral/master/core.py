@@ -1,0 +1,227 @@
+"""The master's decisions: `MasterCore.handle(msg, now) -> effects`, with no I/O, no clock and no randomness
+of its own (ids come from an `IdSource`, shuffling from the allocator's injected rng).
+
+Flow: agents register and add their resources; on allocation (every `allocation_interval`, and on the
+next tick after resources free up, a framework arrives or revives: pending runs coalesce into one) the
+allocator splits free resources into offers; ACCEPTs are re-validated here, the single writer, and
+become RunTask messages; agents' status updates are forwarded to frameworks with their uuid and
+agent_id, and acknowledgements go back to the agent.
+
+Corral runs command tasks inside the agent, without a command executor process, so unlike upstream the
+master adds no executor overhead (0.1 cpus, 32 MB) to command tasks and records no executor for them.
+"""
+
+from __future__ import annotations
+
+from typing import assert_never
+
+from corral.core.ids import FrameworkId, IdSource
+from corral.master import agents, calls, frameworks
+from corral.master.allocator import AgentView, AllocationView, Allocator, FrameworkView
+from corral.master.config import MasterConfig
+from corral.master.messages import (
+    AgentDisconnected,
+    AgentMessage,
+    AgentRegister,
+    Effect,
+    FrameworkCall,
+    FrameworkSubscribe,
+    Inbound,
+    Notice,
+    StreamClosed,
+    Tick,
+    WakeAt,
+)
+from corral.master.offers import make_offer
+from corral.master.state import (
+    AgentPingTimer,
+    AllocationTimer,
+    FailoverTimer,
+    FrameworkRecord,
+    HeartbeatTimer,
+    MasterState,
+    OfferTimer,
+    ReregisterTimer,
+    Timer,
+)
+from corral.master.tasks import to_framework
+from corral.protocol.agent import ExecutorExited, ExecutorToFramework, StatusUpdate
+from corral.protocol.mesos import MasterInfo, Offer
+from corral.protocol.scheduler import Offers, UpdateFramework
+
+
+class MasterCore:
+    def __init__(
+        self,
+        config: MasterConfig,
+        master_info: MasterInfo,
+        *,
+        ids: IdSource,
+        allocator: Allocator,
+        now: float,
+    ) -> None:
+        self.config = config
+        self.ids = ids
+        self.allocator = allocator
+        self.state = MasterState(
+            master_info=master_info,
+            start_time=now,
+            max_completed_frameworks=config.max_completed_frameworks,
+            max_completed_tasks=config.max_completed_tasks_per_framework,
+        )
+        self.state.schedule(now + config.allocation_interval, AllocationTimer())
+        self.state.schedule(now + config.agent_ping_timeout, AgentPingTimer())
+
+    # ------------------------------------------------------------ queries for the edge
+
+    def framework(self, framework_id: FrameworkId) -> FrameworkRecord | None:
+        return self.state.frameworks.get(framework_id)
+
+    def update_problem(self, framework_id: FrameworkId, call: UpdateFramework) -> str | None:
+        """Why an UPDATE_FRAMEWORK must be answered 400 (it is the one call answered synchronously)."""
+        framework = self.state.frameworks.get(framework_id)
+        if framework is None:
+            return "Framework cannot be found"
+        return frameworks.update_problem(framework, call.framework_info)
+
+    # ------------------------------------------------------------ the one entry point
+
+    def handle(self, msg: Inbound, now: float) -> list[Effect]:
+        effects = self._dispatch(msg, now)
+        deadline = self.state.next_deadline(now)
+        if deadline is not None:
+            effects.append(WakeAt(deadline=deadline))
+        return effects
+
+    def _dispatch(self, msg: Inbound, now: float) -> list[Effect]:
+        state = self.state
+        if not isinstance(msg, Tick):
+            state.version += 1
+        match msg:
+            case FrameworkSubscribe():
+                return frameworks.subscribe(state, self.ids, msg, now)
+            case FrameworkCall():
+                framework = state.frameworks.get(msg.framework_id)
+                if framework is None or not framework.connected:
+                    return []  # the edge answered 400/403 already; a race with a disconnect lands here
+                return calls.apply(state, framework, msg.call, now)
+            case StreamClosed():
+                return frameworks.disconnect(state, msg.stream_id, now)
+            case AgentRegister():
+                return agents.register(state, self.ids, msg, now)
+            case AgentMessage():
+                return self._agent_message(msg, now)
+            case AgentDisconnected():
+                return agents.disconnect(state, self.config, msg, now)
+            case Tick():
+                return self._tick(now)
+            case _:
+                assert_never(msg)
+
+    def _agent_message(self, msg: AgentMessage, now: float) -> list[Effect]:
+        agent = self.state.agents.get(msg.agent_id)
+        if agent is None or not agent.connected:
+            return []
+        match msg.message:
+            case StatusUpdate():
+                return agents.status_update(self.state, agent, msg.message, now)
+            case ExecutorExited():
+                return agents.executor_exited(self.state, agent, msg.message)
+            case ExecutorToFramework():
+                return agents.executor_message(self.state, agent, msg.message)
+            case _:
+                assert_never(msg.message)
+
+    # ------------------------------------------------------------ time
+
+    def _tick(self, now: float) -> list[Effect]:
+        effects: list[Effect] = []
+        allocate = self.state.allocation_pending
+        for timer in self.state.due_timers(now):
+            if isinstance(timer, AllocationTimer):
+                self.state.schedule(now + self.config.allocation_interval, timer)
+                allocate = True
+            else:
+                effects += self._fire(timer, now)
+        if allocate:
+            effects += self.allocate(now)
+        return effects
+
+    def _fire(self, timer: Timer, now: float) -> list[Effect]:
+        state = self.state
+        match timer:
+            case HeartbeatTimer():
+                return frameworks.heartbeat(state, timer, now)
+            case AgentPingTimer():
+                return agents.ping(state, self.config, now)
+            case FailoverTimer():
+                state.version += 1
+                return frameworks.failover_expired(state, timer, now)
+            case ReregisterTimer():
+                state.version += 1
+                return agents.reregister_expired(state, self.config, timer, now)
+            case OfferTimer():
+                return self._offer_expired(timer)
+            case AllocationTimer():
+                return []  # handled by _tick, which reschedules it
+            case _:
+                assert_never(timer)
+
+    def _offer_expired(self, timer: OfferTimer) -> list[Effect]:
+        offer = self.state.offers.get(timer.offer_id)
+        if offer is None:
+            return []
+        self.state.version += 1
+        framework = self.state.frameworks[offer.framework_id]
+        effects = frameworks.rescind(self.state, framework, [offer.id])
+        return [
+            *effects,
+            Notice(text=f"offer {offer.id} to framework {framework.id} rescinded after offer_timeout"),
+        ]
+
+    # ------------------------------------------------------------ allocation
+
+    def view(self) -> AllocationView:
+        """What the allocator sees: connected agents and connected frameworks, with live filters only."""
+        agent_views = tuple(
+            AgentView(agent_id=a.id, free=a.free, total=a.total)
+            for a in self.state.agents.values()
+            if a.connected
+        )
+        framework_views = tuple(
+            FrameworkView(
+                framework_id=f.id,
+                roles=f.info.roles,
+                suppressed_roles=frozenset(f.suppressed_roles),
+                allocated=f.used + f.offered,
+                filters=dict(f.filters),
+            )
+            for f in self.state.frameworks.values()
+            if f.connected
+        )
+        return AllocationView(agents=agent_views, frameworks=framework_views)
+
+    def allocate(self, now: float) -> list[Effect]:
+        state = self.state
+        state.allocation_pending = False
+        state.metrics["allocation_runs"] += 1
+        for framework in state.frameworks.values():
+            expired = [a for a, f in framework.filters.items() if f.until <= now]
+            for agent_id in expired:
+                del framework.filters[agent_id]
+        allocations = self.allocator.allocate(self.view(), now)
+        if not allocations:
+            return []
+        state.version += 1
+        by_framework: dict[FrameworkId, list[Offer]] = {}
+        for allocation in allocations:
+            framework = state.frameworks[allocation.framework_id]
+            offer = make_offer(allocation, state.agents[allocation.agent_id], framework, self.ids)
+            state.add_offer(offer)
+            if self.config.offer_timeout is not None:
+                state.schedule(now + self.config.offer_timeout, OfferTimer(offer.id))
+            by_framework.setdefault(framework.id, []).append(offer)
+        effects: list[Effect] = []
+        for framework_id, offers in by_framework.items():
+            effects += to_framework(state.frameworks[framework_id], Offers(offers=tuple(offers)))
+        return effects

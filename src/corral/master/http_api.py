@@ -1,0 +1,291 @@
+"""The master's HTTP edge: the v1 scheduler API, Corral's agent API, and the operator endpoints.
+
+`POST /api/v1/scheduler` follows mesos.md a.1/a.3 to the status code, because pymesos dies on anything
+unexpected: 405 (with `Allow: POST`), 415, 400 (undecodable or invalid calls, stream-id problems, unknown
+framework), 403 (framework not subscribed), 406, 501 (`UNKNOWN`), 200 + a chunked RecordIO stream for
+SUBSCRIBE, 200 for UPDATE_FRAMEWORK and `202` with `Content-Length: 0` for every other call. Whatever the
+body, decoding failures are 400, never 5xx.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, RedirectResponse, Response, StreamingResponse
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from corral.core.errors import DecodeError
+from corral.core.ids import AgentId
+from corral.master import state_json
+from corral.master.agent_files import SandboxFiles
+from corral.master.messages import FrameworkCall
+from corral.net.agent_link import LinkError
+from corral.protocol import recordio
+from corral.protocol.agent import AGENT_ID_HEADER, Register, decode_agent_message, encode_master_message
+from corral.protocol.json import JsonValue, dumps, loads
+from corral.protocol.scheduler import Subscribe, UnknownCall, UpdateFramework, decode_call
+
+if TYPE_CHECKING:
+    from corral.master.runtime import MasterRuntime
+
+JSON = "application/json"
+# Malformed input can make the decoders raise more than DecodeError (e.g. int(inf) in a numeric field).
+_DECODE_ERRORS = (DecodeError, ValueError, TypeError, OverflowError, RecursionError)
+# The API endpoints answer 405 themselves, with upstream's `Allow: POST`.
+_ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
+_JSONP_CALLBACK = re.compile(r"^[A-Za-z_$][\w$.]*$")
+
+
+class _Stream(StreamingResponse):
+    """A streaming response that always runs `on_close` when it ends, however it ends (even unstarted)."""
+
+    def __init__(
+        self, records: AsyncIterator[bytes], on_close: Callable[[], None], headers: dict[str, str]
+    ) -> None:
+        super().__init__(records, media_type=JSON, headers=headers)
+        self._on_close = on_close
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._on_close()
+
+
+async def _records(queue: asyncio.Queue[bytes | None]) -> AsyncIterator[bytes]:
+    """RecordIO records until the None that ends the stream; whatever is queued goes out as one chunk."""
+    while (record := await queue.get()) is not None:
+        batch = [record]
+        ended = False
+        while not queue.empty():
+            more = queue.get_nowait()
+            if more is None:
+                ended = True
+                break
+            batch.append(more)
+        yield b"".join(batch)
+        if ended:
+            return
+
+
+def _text(status: int, message: str) -> Response:
+    return PlainTextResponse(message, status_code=status)
+
+
+def _accepts_json(accept: str | None) -> bool:
+    if accept is None:
+        return True
+    kinds = {part.split(";")[0].strip() for part in accept.split(",")}
+    return bool(kinds & {JSON, "application/*", "*/*"})
+
+
+def _decode_body(body: bytes) -> JsonValue | Response:
+    try:
+        return loads(body)
+    except _DECODE_ERRORS as e:
+        return _text(400, f"Failed to parse body into JSON: {e}")
+
+
+class MasterApi:
+    def __init__(self, runtime: MasterRuntime) -> None:
+        self.runtime = runtime
+        self.files = SandboxFiles(runtime.core.state)
+
+    # ------------------------------------------------------------ v1 scheduler API
+
+    async def scheduler(self, request: Request) -> Response:
+        if request.method != "POST":
+            return Response(status_code=405, headers={"Allow": "POST"})
+        content_type = request.headers.get("content-type")
+        if content_type is None:
+            return _text(400, "Expecting 'Content-Type' to be present")
+        if content_type != JSON:
+            return _text(
+                415, f"Expecting 'Content-Type' of {JSON} (Corral does not speak application/x-protobuf)"
+            )
+        obj = _decode_body(await request.body())
+        if isinstance(obj, Response):
+            return obj
+        try:
+            framework_id, call = decode_call(obj)
+        except UnknownCall as e:
+            is_unknown = isinstance(obj, dict) and obj.get("type") == "UNKNOWN"
+            return _text(501 if is_unknown else 400, f"Failed to validate scheduler::Call: {e}")
+        except _DECODE_ERRORS as e:
+            return _text(400, f"Failed to convert JSON into Call protobuf: {e}")
+        runtime = self.runtime
+        if isinstance(call, Subscribe):
+            if "mesos-stream-id" in request.headers:
+                return _text(400, "Subscribe calls should not include the 'Mesos-Stream-Id' header")
+            if not _accepts_json(request.headers.get("accept")):
+                return _text(406, f"Expecting 'Accept' to allow {JSON}")
+            stream_id, queue = runtime.open_stream(framework_id, call)
+            return _Stream(
+                _records(queue), lambda: runtime.close_stream(stream_id), {"Mesos-Stream-Id": stream_id}
+            )
+        assert framework_id is not None, "decode_call requires framework_id on every call but SUBSCRIBE"
+        framework = runtime.core.framework(framework_id)
+        if framework is None:
+            return _text(400, "Framework cannot be found")
+        if not framework.connected:
+            return _text(403, "Framework is not subscribed")
+        sent_stream_id = request.headers.get("mesos-stream-id")
+        if sent_stream_id is None:
+            return _text(400, "All non-subscribe calls should include the 'Mesos-Stream-Id' header")
+        if sent_stream_id != framework.stream_id:
+            return _text(
+                400,
+                f"The stream ID '{sent_stream_id}' included in this request didn't match the stream ID"
+                f" currently associated with framework ID {framework_id}",
+            )
+        if isinstance(call, UpdateFramework):
+            if problem := runtime.core.update_problem(framework_id, call):
+                return _text(400, problem)
+            runtime.submit(FrameworkCall(framework_id=framework_id, call=call))
+            return Response(status_code=200)
+        runtime.submit(FrameworkCall(framework_id=framework_id, call=call))
+        return Response(status_code=202)
+
+    # ------------------------------------------------------------ Corral's agent API
+
+    async def agent(self, request: Request) -> Response:
+        if request.method != "POST":
+            return Response(status_code=405, headers={"Allow": "POST"})
+        if request.headers.get("content-type") != JSON:
+            return _text(415, f"Expecting 'Content-Type' of {JSON}")
+        obj = _decode_body(await request.body())
+        if isinstance(obj, Response):
+            return obj
+        try:
+            message = decode_agent_message(obj)
+        except _DECODE_ERRORS as e:
+            return _text(400, f"Failed to decode agent message: {e}")
+        runtime = self.runtime
+        if isinstance(message, Register):
+            connection, queue = runtime.open_agent(message)
+
+            async def records() -> AsyncIterator[bytes]:
+                while (item := await queue.get()) is not None:
+                    yield recordio.encode(dumps(encode_master_message(item)))
+
+            return _Stream(records(), lambda: runtime.close_agent(connection), {})
+        agent_id = request.headers.get(AGENT_ID_HEADER)
+        if agent_id is None:
+            return _text(400, f"Expecting the '{AGENT_ID_HEADER}' header")
+        try:
+            await runtime.agent_call(AgentId(agent_id), message)
+        except LinkError as e:
+            return _text(403, str(e))
+        return Response(status_code=202)
+
+    # ------------------------------------------------------------ operator endpoints
+
+    def _json(self, request: Request, body: bytes) -> Response:
+        callback = request.query_params.get("jsonp")
+        if callback and _JSONP_CALLBACK.match(callback):
+            return Response(callback.encode() + b"(" + body + b");", media_type="application/javascript")
+        return Response(body, media_type=JSON)
+
+    async def version(self, request: Request) -> Response:
+        return self._json(request, dumps(state_json.version_json()))
+
+    async def state(self, request: Request) -> Response:
+        return self._json(request, self.runtime.state_document())
+
+    async def flags(self, request: Request) -> Response:
+        return self._json(request, dumps({"flags": state_json.flags_json(self.runtime.config)}))
+
+    async def frameworks(self, request: Request) -> Response:
+        state = self.runtime.core.state
+        wanted = request.query_params.get("framework_id")
+        live = [f for f in state.frameworks.values() if wanted is None or f.id == wanted]
+        done = [f for f in state.completed_frameworks if wanted is None or f.id == wanted]
+        document = {
+            "frameworks": state_json.frameworks_json(state, live),
+            "completed_frameworks": state_json.frameworks_json(state, done),
+            "unregistered_frameworks": [],
+        }
+        return self._json(request, dumps(document))
+
+    async def slaves(self, request: Request) -> Response:
+        wanted = request.query_params.get("slave_id")
+        agents = self.runtime.core.state.agents.values()
+        document = {
+            "slaves": [state_json.agent_json(a) for a in agents if wanted is None or a.id == wanted],
+            "recovered_slaves": [],
+        }
+        return self._json(request, dumps(document))
+
+    async def tasks(self, request: Request) -> Response:
+        params = request.query_params
+        try:
+            limit = int(params.get("limit", "100"))
+            offset = int(params.get("offset", "0"))
+        except ValueError:
+            return _text(400, "'limit' and 'offset' must be integers")
+        if limit < 0 or offset < 0:
+            return _text(400, "'limit' and 'offset' must not be negative")
+        order = params.get("order", "desc")
+        if order not in ("asc", "desc"):
+            return _text(400, "'order' must be 'asc' or 'desc'")
+        document = state_json.tasks_json(
+            self.runtime.core.state,
+            limit=limit,
+            offset=offset,
+            descending=order == "desc",
+            framework_id=params.get("framework_id"),
+            task_id=params.get("task_id"),
+        )
+        return self._json(request, dumps(document))
+
+    async def metrics(self, request: Request) -> Response:
+        snapshot = state_json.metrics_json(self.runtime.core.state, self.runtime.clock.now())
+        return self._json(request, dumps(snapshot))
+
+    async def health(self, request: Request) -> Response:
+        return Response(status_code=200)
+
+    async def redirect(self, request: Request) -> Response:
+        info = self.runtime.master_info
+        return RedirectResponse(f"//{info.hostname}:{info.port}", status_code=307)
+
+    async def browse(self, request: Request) -> Response:
+        return await self.files.proxy(request, "browse")
+
+    async def read(self, request: Request) -> Response:
+        return await self.files.proxy(request, "read")
+
+    async def download(self, request: Request) -> Response:
+        return await self.files.proxy(request, "download")
+
+
+def build_app(runtime: MasterRuntime) -> Starlette:
+    api = MasterApi(runtime)
+    get = ["GET"]
+    routes = [
+        Route("/api/v1/scheduler", api.scheduler, methods=_ANY_METHOD),
+        Route("/master/api/v1/scheduler", api.scheduler, methods=_ANY_METHOD),
+        Route("/api/v1/agent", api.agent, methods=_ANY_METHOD),
+        Route("/version", api.version, methods=get),
+        *(
+            Route(p, api.state, methods=get)
+            for p in ("/master/state", "/state", "/state.json", "/master/state.json")
+        ),
+        *(Route(p, api.flags, methods=get) for p in ("/master/flags", "/flags")),
+        *(Route(p, api.frameworks, methods=get) for p in ("/master/frameworks", "/frameworks")),
+        *(Route(p, api.slaves, methods=get) for p in ("/master/slaves", "/slaves")),
+        *(Route(p, api.tasks, methods=get) for p in ("/master/tasks", "/tasks")),
+        *(Route(p, api.health, methods=get) for p in ("/master/health", "/health")),
+        *(Route(p, api.redirect, methods=get) for p in ("/master/redirect", "/redirect")),
+        Route("/metrics/snapshot", api.metrics, methods=get),
+        Route("/files/browse", api.browse, methods=get),
+        Route("/files/read", api.read, methods=get),
+        Route("/files/download", api.download, methods=get),
+    ]
+    return Starlette(routes=routes)
