@@ -36,7 +36,7 @@ integration: $(STAMP)
 	$(BIN)/pytest -q tests/integration
 
 bench: $(STAMP)
-	$(BIN)/python bench/launch.py
+	$(BIN)/python bench/launch.py $(ARGS)
 
 fmt: $(STAMP)
 	$(BIN)/ruff format src tests bench

@@ -1,0 +1,1 @@
+"""The `corral` command: daemons (`dev`, `master`, `agent`) and client commands (`cluster`, `task`)."""

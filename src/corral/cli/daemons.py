@@ -1,0 +1,288 @@
+"""The daemon commands: `corral dev` (everything in one process), `corral master` and `corral agent`."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+import click
+
+from corral.agent.config import AgentConfig
+from corral.cli.dev_plan import DevOptions, DevPlan, PlanError, plan_dev
+from corral.cli.flags import (
+    ATTRIBUTES,
+    DURATION,
+    MASTER,
+    RESOURCES,
+    flag,
+    format_duration,
+    log_level_flag,
+    port_flag,
+    setup_logging,
+)
+from corral.cli.runner import (
+    Listener,
+    Service,
+    StartupError,
+    bind_all,
+    bound_port,
+    make_dirs,
+    run_daemon,
+    serve_all,
+)
+from corral.core.attributes import Attribute
+from corral.core.resources import Resources
+from corral.master.config import MasterConfig
+
+
+def _ip(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an IP address", ctx=ctx, param=param) from None
+
+
+def _work_dir(default: str, help: str) -> Callable[[Any], Any]:
+    return flag(
+        "work_dir", type=click.Path(file_okay=False, path_type=Path), default=Path(default), help=help
+    )
+
+
+def _ip_flag() -> Callable[[Any], Any]:
+    return flag("ip", default="127.0.0.1", callback=_ip, help="IP address to listen on.")
+
+
+def _runtime_missing(what: str, error: ImportError) -> click.ClickException:
+    return click.ClickException(f"the {what} runtime is not available in this build ({error})")
+
+
+def _start(main: Callable[[], Coroutine[Any, Any, None]]) -> int:
+    try:
+        return run_daemon(main)
+    except StartupError as e:
+        raise click.ClickException(str(e)) from None
+
+
+# ------------------------------------------------------------------ corral dev
+
+
+def banner(plan: DevPlan, work_dir: Path) -> str:
+    agents = len(plan.agents)
+    lines = [
+        f"Corral dev cluster: 1 master, {agents} agent{'s' if agents > 1 else ''}; work dir {work_dir}",
+        f"  master      http://{plan.master.ip}:{plan.master.port}   "
+        f"(frameworks: --master {plan.master.ip}:{plan.master.port})",
+    ]
+    for i, agent in enumerate(plan.agents):
+        extra = f"   resources {agent.resources}" if agent.resources else ""
+        lines.append(f"  agent-{i:<5} http://{agent.ip}:{agent.port}{extra}")
+    lines.append(f"  marathon    port {plan.marathon_port}: not part of this build yet")
+    lines.append(f"  chronos     port {plan.chronos_port}: not part of this build yet")
+    lines.append("Press Ctrl-C to stop.")
+    return "\n".join(lines)
+
+
+@click.command()
+@_work_dir(
+    ".corral", "Work directory: the master under <work_dir>/master, agent i under <work_dir>/agent-<i>."
+)
+@_ip_flag()
+@port_flag("master_port", 5050, "Master port (the v1 scheduler API, /master/state).")
+@port_flag(
+    "agent_port", 5051, "Port of the first agent; agent i listens on agent_port + i (0: any free port)."
+)
+@port_flag("marathon_port", 8080, "Marathon's port (Marathon arrives in a later release).")
+@port_flag("chronos_port", 4400, "Chronos's port (Chronos arrives in a later release).")
+@flag("agents", type=click.IntRange(1, 256), default=1, help="Number of agents.")
+@flag(
+    "resources",
+    callback=RESOURCES,
+    help="Resources of each agent, e.g. 'cpus:4;mem:4096;disk:10000;ports:[31000-32000]'; "
+    "the ports range is split among agents. Unnamed resources are detected.",
+)
+@flag("attributes", callback=ATTRIBUTES, help="Attributes of each agent, e.g. 'rack:r1;zone:west'.")
+@flag(
+    "allocation_interval", callback=DURATION, default="1secs", help="Time between allocations (1secs, 500ms)."
+)
+@log_level_flag()
+def dev(
+    *,
+    work_dir: Path,
+    ip: str,
+    master_port: int,
+    agent_port: int,
+    marathon_port: int,
+    chronos_port: int,
+    agents: int,
+    resources: Resources | None,
+    attributes: tuple[Attribute, ...] | None,
+    allocation_interval: float,
+    log_level: str,
+) -> int:
+    """Run a master and N agents in one process (loopback, no ZooKeeper)."""
+    options = DevOptions(
+        work_dir=work_dir,
+        ip=ip,
+        master_port=master_port,
+        agent_port=agent_port,
+        marathon_port=marathon_port,
+        chronos_port=chronos_port,
+        agents=agents,
+        resources=resources,
+        attributes=attributes or (),
+        allocation_interval=allocation_interval,
+    )
+    try:
+        plan = plan_dev(options)
+    except PlanError as e:
+        raise click.UsageError(str(e)) from None
+    try:
+        from corral.agent.runtime import AgentRuntime
+        from corral.master.runtime import MasterRuntime
+    except ImportError as e:
+        raise _runtime_missing("master or agent", e) from None
+    from corral.net.agent_link import LocalMasterLink
+
+    setup_logging(log_level)
+    try:
+        make_dirs(plan.master.work_dir, *(a.work_dir for a in plan.agents))
+        listeners = [Listener("master", ip, plan.master.port)]
+        listeners += [Listener(f"agent {i}", ip, a.port) for i, a in enumerate(plan.agents)]
+        sockets = bind_all(listeners)
+    except StartupError as e:
+        raise click.ClickException(str(e)) from None
+    plan = plan.with_ports(bound_port(sockets[0]), [bound_port(s) for s in sockets[1:]])
+    click.echo(banner(plan, options.work_dir.absolute()))
+
+    async def main() -> None:
+        master = MasterRuntime(plan.master)
+        link = LocalMasterLink(master)
+        services = [Service("master", master.app, sockets[0], master.run)]
+        for i, (config, sock) in enumerate(zip(plan.agents, sockets[1:], strict=True)):
+            agent = AgentRuntime(config, link)
+            services.append(Service(f"agent-{i}", agent.app, sock, agent.run))
+        await serve_all(services)
+
+    return _start(main)
+
+
+# ------------------------------------------------------------------ corral master
+
+
+@click.command()
+@_ip_flag()
+@port_flag("port", 5050, "Port to listen on.")
+@flag("hostname", help="Hostname to advertise (default: the IP).")
+@_work_dir(".corral/master", "Where the master keeps its state.")
+@flag(
+    "allocation_interval", callback=DURATION, default="1secs", help="Time between allocations (1secs, 500ms)."
+)
+@flag(
+    "offer_timeout", callback=DURATION, help="Rescind offers not used within this duration (default: never)."
+)
+@log_level_flag()
+def master(
+    *,
+    ip: str,
+    port: int,
+    hostname: str | None,
+    work_dir: Path,
+    allocation_interval: float,
+    offer_timeout: float | None,
+    log_level: str,
+) -> int:
+    """Run a master: the v1 scheduler API, /master/state, the agents' registration endpoint."""
+    if allocation_interval <= 0:
+        raise click.UsageError("--allocation_interval must be positive")
+    if offer_timeout is not None and offer_timeout <= 0:
+        raise click.UsageError("--offer_timeout must be positive")
+    try:
+        from corral.master.runtime import MasterRuntime
+    except ImportError as e:
+        raise _runtime_missing("master", e) from None
+    setup_logging(log_level)
+    try:
+        make_dirs(work_dir)
+        [sock] = bind_all([Listener("master", ip, port)])
+    except StartupError as e:
+        raise click.ClickException(str(e)) from None
+    config = MasterConfig(
+        ip=ip,
+        port=bound_port(sock),
+        hostname=hostname,
+        work_dir=work_dir.absolute(),
+        allocation_interval=allocation_interval,
+        offer_timeout=offer_timeout,
+    )
+    timeout = format_duration(offer_timeout) if offer_timeout else "none"
+    click.echo(
+        f"Corral master on http://{ip}:{config.port} (work dir {config.work_dir}, "
+        f"allocation interval {format_duration(allocation_interval)}, offer timeout {timeout})"
+    )
+
+    async def main() -> None:
+        runtime = MasterRuntime(config)
+        await serve_all([Service("master", runtime.app, sock, runtime.run)])
+
+    return _start(main)
+
+
+# ------------------------------------------------------------------ corral agent
+
+
+@click.command()
+@_ip_flag()
+@port_flag("port", 5051, "Port to listen on.")
+@flag("hostname", help="Hostname to advertise (default: the IP).")
+@_work_dir(".corral/agent", "Where the agent keeps sandboxes and checkpoints.")
+@flag("master", callback=MASTER, default="127.0.0.1:5050", help="The master, host:port (or file:///path).")
+@flag(
+    "resources", callback=RESOURCES, help="e.g. 'cpus:4;mem:4096;ports:[31000-32000]'; the rest is detected."
+)
+@flag("attributes", callback=ATTRIBUTES, help="e.g. 'rack:r1;zone:west'.")
+@log_level_flag()
+def agent(
+    *,
+    ip: str,
+    port: int,
+    hostname: str | None,
+    work_dir: Path,
+    master: str,
+    resources: Resources | None,
+    attributes: tuple[Attribute, ...] | None,
+    log_level: str,
+) -> int:
+    """Run an agent that registers with a master and runs its tasks."""
+    try:
+        from corral.agent.master_link import HttpMasterLink
+        from corral.agent.runtime import AgentRuntime
+    except ImportError as e:
+        raise _runtime_missing("agent", e) from None
+    setup_logging(log_level)
+    try:
+        make_dirs(work_dir)
+        [sock] = bind_all([Listener("agent", ip, port)])
+    except StartupError as e:
+        raise click.ClickException(str(e)) from None
+    config = AgentConfig(
+        ip=ip,
+        port=bound_port(sock),
+        hostname=hostname,
+        work_dir=work_dir.absolute(),
+        master=master,
+        resources=resources,
+        attributes=attributes or (),
+    )
+    click.echo(f"Corral agent on http://{ip}:{config.port}, master {master} (work dir {config.work_dir})")
+
+    async def main() -> None:
+        link = HttpMasterLink(master)
+        try:
+            runtime = AgentRuntime(config, link)
+            await serve_all([Service("agent", runtime.app, sock, runtime.run)])
+        finally:
+            await link.aclose()
+
+    return _start(main)

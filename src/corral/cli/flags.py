@@ -1,0 +1,154 @@
+"""Daemon flags spelled the way Mesos spells them, with Mesos' value syntax.
+
+Each daemon flag is registered twice, `--work_dir` (upstream's spelling) and `--work-dir`, and also read
+from the environment as upstream does: `MESOS_<FLAG>` in upper case (`MESOS_WORK_DIR`). The command line
+wins over the environment, which wins over the default. Durations accept stout's syntax (`500ms`, `1secs`,
+`2mins`) or plain seconds.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from click.core import ParameterSource
+
+from corral.core.attributes import Attribute, parse_attributes
+from corral.core.errors import ResourceParseError
+from corral.core.resources import Resources, parse_resources
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# stout's Duration units (`3rdparty/stout/include/stout/duration.hpp`), plus `s` for convenience.
+_DURATION_UNITS = {
+    "ns": 1e-9,
+    "us": 1e-6,
+    "ms": 1e-3,
+    "s": 1.0,
+    "secs": 1.0,
+    "mins": 60.0,
+    "hrs": 3600.0,
+    "days": 86400.0,
+    "weeks": 604800.0,
+}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*([a-z]*)\s*$")
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+def parse_duration(text: str) -> float:
+    """`"500ms"` -> 0.5, `"2mins"` -> 120.0, `"1.5"` -> 1.5 (seconds). Raises ValueError."""
+    m = _DURATION.match(text)
+    if not m:
+        raise ValueError(f"{text!r} is not a duration (e.g. 1secs, 500ms, 2mins or plain seconds)")
+    number, unit = float(m[1]), m[2] or "s"
+    if unit not in _DURATION_UNITS:
+        units = ", ".join(_DURATION_UNITS)
+        raise ValueError(f"{text!r}: unknown unit {unit!r} (use one of {units})")
+    return number * _DURATION_UNITS[unit]
+
+
+def format_duration(seconds: float) -> str:
+    """The inverse of parse_duration for display: 1.0 -> "1secs", 0.5 -> "500ms"."""
+    if seconds and seconds < 1:
+        return f"{seconds * 1000:g}ms"
+    return f"{seconds:g}secs"
+
+
+def parse_master(text: str) -> str:
+    """`--master` for an agent: `host:port`, `host` (port 5050) or `file:///path` holding one of those."""
+    value = text.strip()
+    if value.startswith("file://"):
+        path = Path(value.removeprefix("file://"))
+        try:
+            value = path.read_text().strip()
+        except OSError as e:
+            raise ValueError(f"cannot read {path}: {e.strerror}") from None
+    if value.startswith(("zk://", "zoo://")):
+        raise ValueError(f"{value}: ZooKeeper is not part of this build yet; give host:port")
+    if value.startswith("http://"):
+        value = value.removeprefix("http://").rstrip("/")
+    host, sep, port = value.rpartition(":")
+    if not sep:
+        host, port = value, "5050"
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"{text!r} is not host:port")
+    return f"{host}:{int(port)}"
+
+
+# ------------------------------------------------------------------ click callbacks
+
+
+def _convert(parse: Callable[[str], Any]) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    def callback(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        if value is None or not isinstance(value, str):
+            return value
+        try:
+            return parse(value)
+        except (ValueError, ResourceParseError) as e:
+            raise click.BadParameter(str(e), ctx=ctx, param=param) from None
+
+    return callback
+
+
+def _resources(text: str) -> Resources:
+    return parse_resources(text)
+
+
+def _attributes(text: str) -> tuple[Attribute, ...]:
+    return parse_attributes(text)
+
+
+DURATION = _convert(parse_duration)
+RESOURCES = _convert(_resources)
+ATTRIBUTES = _convert(_attributes)
+MASTER = _convert(parse_master)
+
+
+class FlagOption(click.Option):
+    """Errors name the upstream spelling, and the environment variable only when the value came from it."""
+
+    def get_error_hint(self, ctx: click.Context | None) -> str:
+        hint = f"'{self.opts[0]}'"
+        if (
+            ctx is not None
+            and self.name
+            and ctx.get_parameter_source(self.name) == ParameterSource.ENVIRONMENT
+        ):
+            hint += f" (from ${self.envvar})"
+        return hint
+
+
+def flag(name: str, **kwargs: Any) -> Callable[[F], F]:
+    """A daemon flag: `--name_x` and `--name-x`, from env `MESOS_NAME_X`, help showing both."""
+    spellings = [f"--{name}"]
+    if "_" in name:
+        spellings.append(f"--{name.replace('_', '-')}")
+    kwargs.setdefault("show_default", "default" in kwargs)
+    return click.option(
+        *spellings, name, cls=FlagOption, envvar=f"MESOS_{name.upper()}", show_envvar=True, **kwargs
+    )
+
+
+def port_flag(name: str, default: int, help: str) -> Callable[[F], F]:
+    return flag(name, type=click.IntRange(0, 65535), default=default, help=help)
+
+
+def log_level_flag() -> Callable[[F], F]:
+    return flag(
+        "log_level",
+        type=click.Choice(LOG_LEVELS, case_sensitive=False),
+        default="info",
+        help="Log verbosity on stderr.",
+    )
+
+
+def setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper()),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )

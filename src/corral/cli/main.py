@@ -1,0 +1,60 @@
+"""The `corral` entry point.
+
+Click runs in non-standalone mode so every error is reported as one line (`corral dev: error: ...`) with
+exit code 2 for bad usage and 1 for failures, never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+import click
+
+from corral.cli.client_commands import cluster, task
+from corral.cli.daemons import agent, dev, master
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.version_option(package_name="corral", prog_name="corral")
+def cli() -> None:
+    """Corral: a Mesos-style master and agents, with Marathon and Chronos to come.
+
+    Start everything on this machine with `corral dev`; frameworks connect to the master at 127.0.0.1:5050.
+    """
+
+
+cli.add_command(dev)
+cli.add_command(master)
+cli.add_command(agent)
+cli.add_command(cluster)
+cli.add_command(task)
+
+
+def _one_line(message: str) -> str:
+    return " ".join(message.split())
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    try:
+        result = cli.main(
+            args=list(argv) if argv is not None else None, prog_name="corral", standalone_mode=False
+        )
+    except click.UsageError as e:
+        where = e.ctx.command_path if e.ctx else "corral"
+        hint = f" (see '{where} --help')" if e.ctx else ""
+        click.echo(f"{where}: error: {_one_line(e.format_message())}{hint}", err=True)
+        sys.exit(e.exit_code)
+    except click.ClickException as e:
+        click.echo(f"corral: error: {_one_line(e.format_message())}", err=True)
+        sys.exit(e.exit_code)
+    except (click.Abort, KeyboardInterrupt):
+        click.echo("", err=True)
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(1)
+    sys.exit(result if isinstance(result, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

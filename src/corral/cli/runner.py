@@ -1,0 +1,132 @@
+"""Running daemons: bind every socket first, then run runtimes and servers in one TaskGroup until a signal.
+
+Binding before anything starts turns a port clash into one clear line (and exit code 1) instead of a
+half-started cluster. SIGINT and SIGTERM cancel the group, which shuts every server down gracefully, and
+the process exits 0; a second signal during shutdown exits at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import logging
+import os
+import signal
+import socket
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.types import ASGIApp
+
+from corral.core.errors import CorralError
+from corral.net.serve import make_socket, serve
+
+log = logging.getLogger(__name__)
+
+
+class StartupError(CorralError):
+    """A daemon cannot start (a port is taken, a directory is not writable); the message is one line."""
+
+
+@dataclass(frozen=True, slots=True)
+class Listener:
+    name: str
+    ip: str
+    port: int
+
+
+@dataclass(slots=True)
+class Service:
+    """One runtime: its ASGI app, the socket serving it, and its timers (`run()`)."""
+
+    name: str
+    app: ASGIApp
+    sock: socket.socket
+    run: Callable[[], Coroutine[Any, Any, None]]
+
+
+def bind_all(listeners: list[Listener]) -> list[socket.socket]:
+    """Bind every listener or none: on failure close what was bound and raise StartupError."""
+    bound: list[socket.socket] = []
+    try:
+        for item in listeners:
+            try:
+                bound.append(make_socket(item.ip, item.port))
+            except OSError as e:
+                reason = "address already in use" if e.errno == errno.EADDRINUSE else (e.strerror or str(e))
+                raise StartupError(
+                    f"cannot listen on {item.ip}:{item.port} for the {item.name}: {reason}"
+                ) from None
+    except BaseException:
+        for sock in bound:
+            sock.close()
+        raise
+    return bound
+
+
+def bound_port(sock: socket.socket) -> int:
+    port: int = sock.getsockname()[1]
+    return port
+
+
+def make_dirs(*paths: os.PathLike[str]) -> None:
+    for path in paths:
+        try:
+            os.makedirs(path, exist_ok=True)
+        except OSError as e:
+            raise StartupError(f"cannot create {os.fspath(path)}: {e.strerror}") from None
+
+
+async def serve_all(services: list[Service]) -> None:
+    async with asyncio.TaskGroup() as group:
+        for service in services:
+            group.create_task(service.run(), name=f"{service.name}-run")
+            group.create_task(
+                serve(service.app, service.sock, name=service.name), name=f"{service.name}-http"
+            )
+
+
+async def run_until_signal(main: Coroutine[Any, Any, None]) -> None:
+    """Run `main` until it returns or SIGINT/SIGTERM arrives; a signal cancels it and returns normally."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.ensure_future(main)
+    signals_seen = 0
+
+    def on_signal(signum: int) -> None:
+        nonlocal signals_seen
+        signals_seen += 1
+        if signals_seen > 1:
+            log.warning("second %s during shutdown: exiting now", signal.Signals(signum).name)
+            os._exit(1)
+        log.info("%s: shutting down", signal.Signals(signum).name)
+        task.cancel()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, on_signal, signum)
+    try:
+        await task
+    except asyncio.CancelledError:
+        if not signals_seen:
+            raise
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(Exception):
+                loop.remove_signal_handler(signum)
+
+
+def run_daemon(main: Callable[[], Coroutine[Any, Any, None]]) -> int:
+    """asyncio.run the daemon; the process exit code: 0 after a signal, 1 if a runtime or server crashed."""
+    try:
+        asyncio.run(run_until_signal(main()))
+    except StartupError:
+        raise
+    except Exception as e:
+        errors = e.exceptions if isinstance(e, BaseExceptionGroup) else (e,)
+        startup = [x for x in errors if isinstance(x, StartupError)]
+        if startup:
+            raise startup[0] from None
+        log.critical("stopped by an unexpected error", exc_info=e)
+        return 1
+    return 0

@@ -1,0 +1,114 @@
+"""A small HTTP client for Corral's JSON endpoints, used by the CLI.
+
+Every failure, whatever its cause (refused connection, timeout, an error status, a body that is not JSON),
+surfaces as one `ClientError` whose message names the daemon, the request and the cause in one line, so a
+command can print it and exit without a traceback. Environment proxies are ignored (`trust_env=False`):
+Corral's daemons are addressed directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import TracebackType
+
+import httpx
+
+from corral.core.errors import CorralError, DecodeError
+from corral.protocol.json import JsonValue, loads
+
+DEFAULT_TIMEOUT = 5.0
+Params = Mapping[str, str | int | float]
+
+
+class ClientError(CorralError):
+    """A request to a Corral daemon failed; `status` is the HTTP status when there was an answer."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def base_url(address: str, *, default_port: int = 5050) -> str:
+    """`host:port`, `host` or `http://host:port` -> `http://host:port` (no trailing slash)."""
+    text = address.strip().rstrip("/")
+    if not text:
+        raise ClientError("empty address")
+    if text.startswith(("zk://", "zoo://")):
+        raise ClientError(f"{text}: ZooKeeper master URLs are not supported yet; give host:port")
+    if "://" in text:
+        scheme = text.split("://", 1)[0]
+        if scheme not in ("http", "https"):
+            raise ClientError(f"{text}: unsupported scheme {scheme!r}; give host:port")
+        return text
+    host, sep, port = text.rpartition(":")
+    if not sep or "]" in port:  # bare host or bare IPv6 literal
+        return f"http://{text}:{default_port}"
+    if not port.isdigit() or not host:
+        raise ClientError(f"{address!r} is not host:port")
+    return f"http://{text}"
+
+
+def _describe(error: httpx.HTTPError) -> str:
+    match error:
+        case httpx.ConnectTimeout():
+            return "connection timed out"
+        case httpx.ConnectError():
+            cause = str(error).split("] ", 1)[-1] or "connection failed"
+            return cause[0].lower() + cause[1:]
+        case httpx.TimeoutException():
+            return "timed out waiting for an answer"
+        case httpx.RemoteProtocolError():
+            return "the connection was closed unexpectedly"
+        case _:
+            return str(error) or type(error).__name__
+
+
+class Client:
+    """A synchronous JSON client for one daemon (`name` appears in error messages: "master", "agent")."""
+
+    def __init__(
+        self,
+        address: str,
+        *,
+        name: str = "master",
+        timeout: float = DEFAULT_TIMEOUT,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.address = address
+        self.name = name
+        self.base_url = base_url(address)
+        self._timeout = timeout
+        self._http = httpx.Client(
+            base_url=self.base_url, timeout=timeout, trust_env=False, transport=transport
+        )
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def get(self, path: str, params: Params | None = None) -> httpx.Response:
+        """GET `path`; raises ClientError unless the answer is 2xx."""
+        where = f"{self.name} at {self.base_url.removeprefix('http://')}"
+        try:
+            response = self._http.get(path, params=params)
+        except httpx.HTTPError as e:
+            raise ClientError(f"cannot reach the {where}: {_describe(e)}") from None
+        if not response.is_success:
+            detail = response.text.strip().splitlines()[0][:200] if response.text.strip() else ""
+            reason = f"{response.status_code} {response.reason_phrase}" + (f": {detail}" if detail else "")
+            raise ClientError(f"GET {path} on the {where} answered {reason}", status=response.status_code)
+        return response
+
+    def get_json(self, path: str, params: Params | None = None) -> JsonValue:
+        response = self.get(path, params)
+        try:
+            return loads(response.content)
+        except DecodeError as e:
+            raise ClientError(f"GET {path} on the {self.name} did not answer JSON ({e})") from None
