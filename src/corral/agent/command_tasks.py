@@ -1,0 +1,200 @@
+"""The built-in command executor's rules (`src/launcher/executor.cpp`), applied by the agent itself.
+
+Corral runs a command task's process directly instead of through a `mesos-executor` process, but keeps
+what frameworks observe: the synthesized ExecutorInfo, TASK_STARTING then TASK_RUNNING, the exit status
+mapping and its messages, and the kill policy (SIGTERM, grace, SIGKILL).
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Mapping
+from signal import SIGTERM
+
+from corral.agent.effects import Effect, Launch, Signal
+from corral.agent.environment import task_environment
+from corral.agent.ledger import COMPLETION, ESCALATION, Ledger
+from corral.agent.state import Executor, ExecutorPhase, Framework, KillCause
+from corral.core.ids import ExecutorId, FrameworkId
+from corral.core.task_state import TaskState
+from corral.protocol.json import JsonObject
+from corral.protocol.mesos import ExecutorInfo, Source, TaskInfo
+
+DEFAULT_KILL_GRACE = 3.0
+
+REASON_MAX_COMPLETION_TIME_REACHED = "REASON_MAX_COMPLETION_TIME_REACHED"
+
+
+def synthesize_executor(framework_id: FrameworkId, task: TaskInfo) -> ExecutorInfo:
+    """`Slave::getExecutorInfo`: executor id = task id, named after the task and its command."""
+    assert task.command is not None
+    executor_id = ExecutorId(task.task_id)
+    name = f"Command Executor (Task: {task.task_id}) (Command: {task.command.describe()})"
+    raw: JsonObject = {"name": name, "source": task.task_id}
+    if (command := task.raw.get("command")) is not None:
+        raw["command"] = command
+    return ExecutorInfo(
+        executor_id=executor_id,
+        framework_id=framework_id,
+        name=name,
+        command=task.command,
+        resources=task.resources,
+        raw=raw,
+    )
+
+
+def kill_grace(requested: float | None, task: TaskInfo) -> float:
+    """KILL's kill_policy, else the task's kill_policy, else 3 s."""
+    if requested is not None:
+        return max(requested, 0.0)
+    if task.kill_grace_period is not None:
+        return max(task.kill_grace_period, 0.0)
+    return DEFAULT_KILL_GRACE
+
+
+def signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+def describe_exit(wait_status: int) -> tuple[int | None, str]:
+    """(exit code, or None if signalled; "exited with status N" or "terminated with signal SIGX") for a raw
+    wait status (decoded by hand: the core does not import `os`)."""
+    termsig = wait_status & 0x7F
+    if termsig == 0:
+        code = (wait_status >> 8) & 0xFF
+        return code, f"exited with status {code}"
+    return None, f"terminated with signal {signal_name(termsig)}"
+
+
+def outcome(wait_status: int, *, killed: bool, timed_out: bool) -> tuple[TaskState, str, str | None]:
+    """The terminal (state, message, reason) of a command task whose process ended with `wait_status`."""
+    code, how = describe_exit(wait_status)
+    message = f"Command {how}"
+    if timed_out:
+        return TaskState.TASK_FAILED, message, REASON_MAX_COMPLETION_TIME_REACHED
+    if killed:
+        return TaskState.TASK_KILLED, message, None
+    if code == 0:
+        return TaskState.TASK_FINISHED, message, None
+    return TaskState.TASK_FAILED, message, None
+
+
+class CommandTasks:
+    """The lifecycle of command tasks: one process each, supervised by the agent."""
+
+    def __init__(self, ledger: Ledger, base_environment: Mapping[str, str]) -> None:
+        self.ledger = ledger
+        self._base_environment = base_environment
+
+    def launch(self, framework: Framework, info: TaskInfo, now: float) -> list[Effect]:
+        """TASK_STARTING, then the process (fetch, spawn); ProcessStarted brings TASK_RUNNING."""
+        assert info.command is not None
+        ledger = self.ledger
+        executor = ledger.new_executor(framework, synthesize_executor(framework.id, info), is_command=True)
+        task = ledger.adopt(framework, executor, info, queued=False)
+        effects = ledger.checkpoint_launch(framework, executor, (info,), new_executor=True)
+        effects += ledger.report(
+            framework, executor, task, TaskState.TASK_STARTING, now, source=Source.SOURCE_EXECUTOR
+        )
+        environment = task_environment(
+            base=self._base_environment,
+            framework_id=framework.id,
+            task=info,
+            endpoint=ledger.endpoint,
+            hostname=ledger.config.advertised_hostname,
+            directory=executor.directory,
+        )
+        launch = Launch(
+            container_id=executor.container_id,
+            sandbox=executor.directory,
+            argv=tuple(info.command.argv()),
+            environment=tuple(environment.items()),
+            uris=info.command.uris,
+        )
+        return [*effects, launch]
+
+    def started(self, framework: Framework, executor: Executor, now: float) -> list[Effect]:
+        if executor.kill_cause is not None:  # killed while launching
+            return self._terminate(executor, executor.kill_grace or 0.0, now)
+        executor.phase = ExecutorPhase.RUNNING
+        effects: list[Effect] = []
+        for task in executor.live_tasks():
+            effects += self.ledger.report(
+                framework, executor, task, TaskState.TASK_RUNNING, now, source=Source.SOURCE_EXECUTOR
+            )
+            if task.info.max_completion_time is not None:
+                executor.completion_deadline = now + task.info.max_completion_time
+                self.ledger.schedule(executor.completion_deadline, COMPLETION, executor)
+        return effects
+
+    def exited(self, framework: Framework, executor: Executor, wait_status: int, now: float) -> list[Effect]:
+        self.ledger.finish(executor, wait_status)
+        killed = executor.kill_cause is KillCause.FRAMEWORK
+        timed_out = executor.kill_cause is KillCause.MAX_COMPLETION_TIME
+        state, message, reason = outcome(wait_status, killed=killed, timed_out=timed_out)
+        effects: list[Effect] = []
+        for task in executor.live_tasks():
+            effects += self.ledger.report(
+                framework,
+                executor,
+                task,
+                state,
+                now,
+                source=Source.SOURCE_EXECUTOR,
+                message=message,
+                reason=reason,
+            )
+        return effects + self.ledger.retire(framework, executor)
+
+    def kill(
+        self, framework: Framework, executor: Executor, grace: float, cause: KillCause, now: float
+    ) -> list[Effect]:
+        """SIGTERM the process group now, SIGKILL it after `grace`; a repeated kill only shortens that."""
+        tasks = executor.live_tasks()
+        if not tasks:
+            return []
+        effects: list[Effect] = []
+        first = executor.kill_cause is None
+        if first:
+            executor.kill_cause = cause
+            for task in tasks:
+                task.kill_requested = True
+                if cause is KillCause.FRAMEWORK and framework.info.has_task_killing_state:
+                    effects += self.ledger.report(
+                        framework, executor, task, TaskState.TASK_KILLING, now, source=Source.SOURCE_EXECUTOR
+                    )
+        if executor.pid is None:  # still launching: `started` begins the kill
+            executor.kill_grace = grace if executor.kill_grace is None else min(executor.kill_grace, grace)
+            return effects
+        if first:
+            return effects + self._terminate(executor, grace, now)
+        deadline = now + grace
+        if executor.escalation_deadline is not None and deadline < executor.escalation_deadline:
+            executor.escalation_deadline = deadline
+            self.ledger.schedule(deadline, ESCALATION, executor)
+        return effects
+
+    def shutdown(self, framework: Framework, executor: Executor, now: float) -> list[Effect]:
+        """SHUTDOWN of a command executor kills its task with the task's kill grace (upstream: the shutdown
+        grace minus its reaping margins, which comes to the same 3 s by default)."""
+        tasks = executor.live_tasks()
+        if not tasks:
+            return []
+        return self.kill(framework, executor, kill_grace(None, tasks[0].info), KillCause.FRAMEWORK, now)
+
+    def completion_timeout(self, framework: Framework, executor: Executor, now: float) -> list[Effect]:
+        deadline = executor.completion_deadline
+        if deadline is None or deadline > now:
+            return []
+        executor.completion_deadline = None
+        # Zero grace, as upstream does, so that the task's own kill policy cannot stretch the limit.
+        return self.kill(framework, executor, 0.0, KillCause.MAX_COMPLETION_TIME, now)
+
+    def _terminate(self, executor: Executor, grace: float, now: float) -> list[Effect]:
+        assert executor.pid is not None
+        executor.escalation_deadline = now + grace
+        self.ledger.schedule(executor.escalation_deadline, ESCALATION, executor)
+        return [Signal(container_id=executor.container_id, pid=executor.pid, signal=SIGTERM)]

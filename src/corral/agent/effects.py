@@ -1,0 +1,190 @@
+"""What the agent core hears (`Inbound`) and what it asks its runtime to do (`Effect`).
+
+The core never performs I/O: it returns effects in the order they must happen. Two orderings matter:
+a status update's `Checkpoint` comes before its `SendToMaster`, and a container's `Launch` comes after the
+updates that precede it (TASK_STARTING before TASK_RUNNING).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from corral.core.ids import ContainerId, ExecutorId, FrameworkId, TaskId
+from corral.protocol import executor as ex
+from corral.protocol.agent import AgentToMaster, MasterToAgent
+from corral.protocol.mesos import AgentInfo, ExecutorInfo, FrameworkInfo, TaskInfo, TaskStatus, Uri
+
+# ---------------------------------------------------------------- inbound
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MasterDisconnected:
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProcessStarted:
+    container_id: ContainerId
+    pid: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProcessExited:
+    container_id: ContainerId
+    wait_status: int  # raw, as os.waitpid returns it
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LaunchFailed:
+    """The sandbox, the fetch or the spawn failed; nothing runs for this container."""
+
+    container_id: ContainerId
+    message: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Tick:
+    """A deadline announced with `WakeAt` has passed."""
+
+
+ExecutorCall = ex.Subscribe | ex.Update | ex.Message
+Inbound = (
+    MasterToAgent | MasterDisconnected | ExecutorCall | ProcessStarted | ProcessExited | LaunchFailed | Tick
+)
+
+# ---------------------------------------------------------------- checkpoint records (see checkpoint.py)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AgentRecord:
+    info: AgentInfo
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FrameworkRecord:
+    info: FrameworkInfo
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExecutorRecord:
+    framework_id: FrameworkId
+    info: ExecutorInfo
+    container_id: ContainerId
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TaskRecord:
+    framework_id: FrameworkId
+    executor_id: ExecutorId
+    container_id: ContainerId
+    task: TaskInfo
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PidRecord:
+    framework_id: FrameworkId
+    executor_id: ExecutorId
+    container_id: ContainerId
+    pid: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UpdateRecord:
+    """One line of `task.updates`: an update (`status`) or the acknowledgement of one (`ack`)."""
+
+    framework_id: FrameworkId
+    executor_id: ExecutorId
+    container_id: ContainerId
+    task_id: TaskId
+    status: TaskStatus | None = None
+    ack: bytes | None = None
+
+
+Record = AgentRecord | FrameworkRecord | ExecutorRecord | TaskRecord | PidRecord | UpdateRecord
+
+# ---------------------------------------------------------------- effects
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SendToMaster:
+    message: AgentToMaster
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SendToExecutor:
+    framework_id: FrameworkId
+    executor_id: ExecutorId
+    event: ex.Event
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DisconnectExecutor:
+    """End the executor's SUBSCRIBE stream (after its last event)."""
+
+    framework_id: FrameworkId
+    executor_id: ExecutorId
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Launch:
+    """Prepare `sandbox`, fetch `uris` into it, then spawn `argv` in its own session with cwd = sandbox and
+    stdout/stderr in sandbox files. Answered by ProcessStarted or LaunchFailed."""
+
+    container_id: ContainerId
+    sandbox: Path
+    argv: tuple[str, ...]
+    environment: tuple[tuple[str, str], ...]
+    uris: tuple[Uri, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Signal:
+    """Send `signal` to the process group led by `pid` (every container is its own session)."""
+
+    container_id: ContainerId
+    pid: int
+    signal: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Checkpoint:
+    record: Record
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WakeAt:
+    """Deliver a Tick at `deadline` (epoch seconds). Only the latest WakeAt counts."""
+
+    deadline: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Transition:
+    """A state change worth one INFO line: `<kind> <ident> <old> -> <new> (<reason>)`."""
+
+    kind: str
+    ident: str
+    old: str
+    new: str
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Ignored:
+    """A message the core could not act on; the runtime logs `text` as a warning."""
+
+    text: str
+
+
+Effect = (
+    SendToMaster
+    | SendToExecutor
+    | DisconnectExecutor
+    | Launch
+    | Signal
+    | Checkpoint
+    | WakeAt
+    | Transition
+    | Ignored
+)

@@ -1,0 +1,284 @@
+"""The agent core's shared bookkeeping: records, status updates, timers, and the ids it is given.
+
+Both lifecycles (command tasks and custom executors) change state only through these methods, so the
+invariants of `state.py` hold in one place: a task's update is recorded on the task before it enters the
+status update manager; an executor is retired (and its framework with it) only when nothing is pending.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from corral.agent.config import AgentConfig
+from corral.agent.effects import (
+    Checkpoint,
+    Effect,
+    ExecutorRecord,
+    Ignored,
+    LaunchFailed,
+    SendToMaster,
+    TaskRecord,
+    Transition,
+)
+from corral.agent.sandbox import run_directory
+from corral.agent.state import AgentState, Deadlines, Executor, ExecutorPhase, Framework, Task
+from corral.agent.status_updates import StatusUpdateManager
+from corral.core.ids import AgentId, ContainerId, ExecutorId, FrameworkId
+from corral.core.resources import Resources
+from corral.core.task_state import TaskState
+from corral.protocol.agent import ExecutorExited
+from corral.protocol.json import JsonObject, ident
+from corral.protocol.mesos import AgentInfo, ExecutorInfo, Source, TaskInfo, TaskStatus
+
+REGISTRATION, ESCALATION, COMPLETION = "registration", "escalation", "completion"
+REASON_CONTAINER_LAUNCH_FAILED = "REASON_CONTAINER_LAUNCH_FAILED"
+REASON_TASK_KILLED_DURING_LAUNCH = "REASON_TASK_KILLED_DURING_LAUNCH"
+UNKNOWN_EXIT_STATUS = -1  # upstream's ExitedExecutorMessage status when no process ever ran
+TimerKey = tuple[str, FrameworkId, ExecutorId]
+
+
+class Ledger:
+    def __init__(
+        self,
+        config: AgentConfig,
+        *,
+        resources: Resources,
+        new_container_id: Callable[[], ContainerId],
+        new_uuid: Callable[[], bytes],
+        agent_id: AgentId | None,
+        start_time: float,
+    ) -> None:
+        self.config = config
+        self.state = AgentState(resources=resources, start_time=start_time, agent_id=agent_id)
+        self.updates = StatusUpdateManager(
+            retry_min=config.status_update_retry_min, retry_max=config.status_update_retry_max
+        )
+        self.timers: Deadlines[TimerKey] = Deadlines()
+        self._new_container_id = new_container_id
+        self._new_uuid = new_uuid
+
+    @property
+    def endpoint(self) -> str:
+        """`MESOS_AGENT_ENDPOINT`: where executors reach the agent."""
+        return f"{self.config.ip}:{self.config.port}"
+
+    def agent_info(self) -> AgentInfo:
+        return AgentInfo(
+            hostname=self.config.advertised_hostname,
+            port=self.config.port,
+            id=self.state.agent_id,
+            resources=self.state.resources,
+            attributes=self.config.attributes,
+        )
+
+    def lookup(
+        self, framework_id: FrameworkId, executor_id: ExecutorId
+    ) -> tuple[Framework | None, Executor | None]:
+        framework = self.state.frameworks.get(framework_id)
+        return framework, (framework.executors.get(executor_id) if framework else None)
+
+    def schedule(self, deadline: float, kind: str, executor: Executor) -> None:
+        self.timers.add(deadline, (kind, executor.framework_id, executor.id))
+
+    # ------------------------------------------------------------ records
+
+    def new_executor(self, framework: Framework, info: ExecutorInfo, *, is_command: bool) -> Executor:
+        assert self.state.agent_id is not None
+        container_id = self._new_container_id()
+        directory = run_directory(
+            self.config.work_dir, self.state.agent_id, framework.id, info.executor_id, container_id
+        )
+        executor = Executor(
+            info=info,
+            framework_id=framework.id,
+            container_id=container_id,
+            directory=directory,
+            is_command=is_command,
+        )
+        framework.executors[executor.id] = executor
+        self.state.containers[container_id] = executor
+        return executor
+
+    def adopt(self, framework: Framework, executor: Executor, info: TaskInfo, *, queued: bool) -> Task:
+        task = Task(info=info, framework_id=framework.id, executor_id=executor.id)
+        (executor.queued if queued else executor.tasks)[info.task_id] = task
+        framework.executor_of_task[info.task_id] = executor.id
+        return task
+
+    def checkpoint_launch(
+        self, framework: Framework, executor: Executor, tasks: tuple[TaskInfo, ...], *, new_executor: bool
+    ) -> list[Effect]:
+        if not framework.info.checkpoint:
+            return []
+        effects: list[Effect] = []
+        if new_executor:
+            record = ExecutorRecord(
+                framework_id=framework.id, info=executor.info, container_id=executor.container_id
+            )
+            effects.append(Checkpoint(record=record))
+        for task in tasks:
+            task_record = TaskRecord(
+                framework_id=framework.id,
+                executor_id=executor.id,
+                container_id=executor.container_id,
+                task=task,
+            )
+            effects.append(Checkpoint(record=task_record))
+        return effects
+
+    @staticmethod
+    def unqueue(executor: Executor, task: Task) -> None:
+        if executor.queued.pop(task.id, None) is not None:
+            executor.tasks[task.id] = task
+
+    def finish(self, executor: Executor, wait_status: int | None) -> ExecutorPhase:
+        """Mark the executor's process gone; returns the phase it was in."""
+        if not executor.is_command:
+            self.state.count("executors_terminated")
+        old, executor.phase = executor.phase, ExecutorPhase.TERMINATED
+        executor.exit_status = wait_status
+        executor.registration_deadline = executor.escalation_deadline = executor.completion_deadline = None
+        return old
+
+    def retire(self, framework: Framework, executor: Executor) -> list[Effect]:
+        """Forget a terminated executor whose tasks are all completed; then maybe its framework."""
+        if executor.phase is not ExecutorPhase.TERMINATED or executor.tasks or executor.queued:
+            return []
+        del framework.executors[executor.id]
+        self.state.containers.pop(executor.container_id, None)
+        framework.completed_executors.append(executor)
+        return self.retire_framework(framework)
+
+    def retire_framework(self, framework: Framework) -> list[Effect]:
+        if framework.executors or framework.id not in self.state.frameworks:
+            return []
+        del self.state.frameworks[framework.id]
+        self.state.completed_frameworks.append(framework)
+        return [Transition(kind="framework", ident=framework.id, old="ACTIVE", new="COMPLETED")]
+
+    # ------------------------------------------------------------ status updates
+
+    @staticmethod
+    def lost_state(framework: Framework) -> TaskState:
+        return TaskState.TASK_DROPPED if framework.info.is_partition_aware else TaskState.TASK_LOST
+
+    def container_status(self, executor: Executor) -> JsonObject:
+        status: JsonObject = {
+            "container_id": ident(executor.container_id),
+            "network_infos": [{"ip_addresses": [{"ip_address": self.config.ip}]}],
+        }
+        if executor.pid is not None:
+            status["executor_pid"] = executor.pid
+        return status
+
+    def report(
+        self,
+        framework: Framework,
+        executor: Executor,
+        task: Task,
+        state: TaskState,
+        now: float,
+        *,
+        source: Source,
+        message: str | None = None,
+        reason: str | None = None,
+    ) -> list[Effect]:
+        """An update the agent writes itself (for command tasks, on the command executor's behalf)."""
+        status = TaskStatus(
+            task_id=task.id,
+            state=state,
+            message=message,
+            source=source,
+            reason=reason,
+            agent_id=self.state.agent_id,
+            executor_id=executor.id,
+            timestamp=now,
+            uuid=self._new_uuid(),
+            extra={"container_status": self.container_status(executor)},
+        )
+        return self.record_update(framework, executor, task, status, now)
+
+    def record_update(
+        self, framework: Framework, executor: Executor, task: Task | None, status: TaskStatus, now: float
+    ) -> list[Effect]:
+        queued = self.updates.update(
+            status,
+            framework_id=framework.id,
+            executor_id=executor.id,
+            container_id=executor.container_id,
+            checkpoint=framework.info.checkpoint,
+            now=now,
+        )
+        if queued is None:
+            self.state.count("invalid_status_updates")
+            return [
+                Ignored(text=f"dropped a duplicate or late {status.state} update of task {status.task_id}")
+            ]
+        self.state.count("valid_status_updates")
+        if task is None:
+            return queued
+        old, task.state = task.state, status.state
+        task.statuses.append(status)
+        if status.state.is_terminal:
+            self.state.count(f"tasks_{status.state.metric_name}")
+        transition = Transition(
+            kind="task",
+            ident=f"{task.id} of framework {framework.id}",
+            old=old,
+            new=status.state,
+            reason=status.message or status.reason or "",
+        )
+        return [transition, *queued]
+
+    def end_tasks(
+        self,
+        framework: Framework,
+        executor: Executor,
+        now: float,
+        *,
+        reason: str,
+        message: str,
+        killed_reason: str | None = None,
+    ) -> list[Effect]:
+        """Terminal updates from the agent for every task of `executor` not yet terminal: TASK_KILLED for
+        those being killed (with `killed_reason` if given), TASK_FAILED for the others."""
+        effects: list[Effect] = []
+        for task in executor.live_tasks():
+            self.unqueue(executor, task)
+            killed = task.kill_requested or executor.shut_down
+            effects += self.report(
+                framework,
+                executor,
+                task,
+                TaskState.TASK_KILLED if killed else TaskState.TASK_FAILED,
+                now,
+                source=Source.SOURCE_AGENT,
+                reason=(killed_reason or reason) if killed else reason,
+                message=message,
+            )
+        executor.groups.clear()
+        return effects
+
+    def launch_failed(
+        self, framework: Framework, executor: Executor, msg: LaunchFailed, now: float
+    ) -> list[Effect]:
+        old = self.finish(executor, None)
+        effects: list[Effect] = [
+            Transition(
+                kind="container", ident=msg.container_id, old=old, new="LAUNCH_FAILED", reason=msg.message
+            )
+        ]
+        if not executor.is_command:
+            exited = ExecutorExited(
+                framework_id=framework.id, executor_id=executor.id, status=UNKNOWN_EXIT_STATUS
+            )
+            effects.append(SendToMaster(message=exited))
+        effects += self.end_tasks(
+            framework,
+            executor,
+            now,
+            reason=REASON_CONTAINER_LAUNCH_FAILED,
+            message=msg.message,
+            killed_reason=REASON_TASK_KILLED_DURING_LAUNCH,
+        )
+        return effects + self.retire(framework, executor)

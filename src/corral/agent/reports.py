@@ -1,0 +1,205 @@
+"""What the agent tells operators: `GET /state` (`mesos.md` c.6) and `/metrics/snapshot` (c.4), built
+from the core's records with no I/O."""
+
+from __future__ import annotations
+
+from corral.agent.core import AgentCore
+from corral.agent.state import Executor, ExecutorPhase, Framework, Task
+from corral.core.resources import Resources
+from corral.core.task_state import TaskState
+from corral.protocol.json import JsonObject, JsonValue
+from corral.protocol.mesos import MESOS_VERSION, FrameworkInfo, TaskStatus, encode_resources
+
+_LIVE_STATES = (
+    TaskState.TASK_STAGING,
+    TaskState.TASK_STARTING,
+    TaskState.TASK_RUNNING,
+    TaskState.TASK_KILLING,
+)
+_TERMINAL_COUNTERS = ("finished", "failed", "killed", "lost", "gone", "error", "dropped")
+
+
+def version_document() -> JsonObject:
+    """`GET /version`: a plain numeric version, as pymesos requires."""
+    return {
+        "version": MESOS_VERSION,
+        "build_date": "",
+        "build_time": 0.0,
+        "build_user": "corral",
+        "git_sha": "",
+        "git_branch": "",
+        "git_tag": MESOS_VERSION,
+    }
+
+
+def _model(resources: Resources) -> JsonObject:
+    """The v0 "model" format (`{"cpus": 1.0, "ports": "[31000-31000]", ...}`)."""
+    return {name: value for name, value in resources.to_model().items()}
+
+
+def _role(info: FrameworkInfo) -> JsonObject:
+    return {"roles": list(info.roles)} if info.is_multi_role else {"role": info.roles[0]}
+
+
+def _status(status: TaskStatus) -> JsonObject:
+    out: JsonObject = {"state": status.state.value, "timestamp": status.timestamp or 0.0}
+    if (container := status.extra.get("container_status")) is not None:
+        out["container_status"] = container
+    if status.healthy is not None:
+        out["healthy"] = status.healthy
+    return out
+
+
+def _task(task: Task, executor: Executor, agent_id: str, role: str) -> JsonObject:
+    out: JsonObject = {
+        "id": task.id,
+        "name": task.info.name,
+        "framework_id": task.framework_id,
+        "executor_id": "" if executor.is_command else executor.id,
+        "slave_id": agent_id,
+        "state": task.state.value,
+        "resources": _model(task.info.resources),
+        "role": role,
+        "statuses": [_status(s) for s in task.statuses],
+    }
+    if labels := task.info.labels:
+        out["labels"] = labels
+    for key in ("discovery", "health_check", "kill_policy", "container"):
+        if (value := task.info.raw.get(key)) is not None:
+            out[key] = value
+    return out
+
+
+def _executor(executor: Executor, agent_id: str, role: str) -> JsonObject:
+    info = executor.info
+    source = info.raw.get("source")
+    out: JsonObject = {
+        "id": executor.id,
+        "name": info.name or "",
+        "source": source if isinstance(source, str) else "",
+        "container": executor.container_id,
+        "directory": str(executor.directory),
+        "resources": _model(_executor_resources(executor)),
+        "role": role,
+        "type": info.type,
+        "tasks": [_task(t, executor, agent_id, role) for t in executor.tasks.values()],
+        "queued_tasks": [_task(t, executor, agent_id, role) for t in executor.queued.values()],
+        "completed_tasks": [_task(t, executor, agent_id, role) for t in executor.completed],
+    }
+    if isinstance(labels := info.raw.get("labels"), dict) and isinstance(labels.get("labels"), list):
+        out["labels"] = labels["labels"]
+    return out
+
+
+def _framework(framework: Framework, agent_id: str) -> JsonObject:
+    info = framework.info
+    role = info.roles[0]
+    executors: list[JsonValue] = [_executor(e, agent_id, role) for e in framework.executors.values()]
+    completed: list[JsonValue] = [_executor(e, agent_id, role) for e in framework.completed_executors]
+    out: JsonObject = {
+        "id": framework.id,
+        "name": info.name,
+        "user": info.user,
+        "failover_timeout": info.failover_timeout,
+        "checkpoint": info.checkpoint,
+        "hostname": info.hostname or "",
+        "capabilities": [c for c in sorted(info.capabilities)],
+        **_role(info),
+        "executors": executors,
+        "completed_executors": completed,
+    }
+    if info.principal is not None:
+        out["principal"] = info.principal
+    return out
+
+
+def _executor_resources(executor: Executor) -> Resources:
+    """A custom executor's own resources plus its live tasks' (a command task has only its task's)."""
+    total = Resources() if executor.is_command else executor.info.resources
+    for task in executor.all_tasks():
+        if not task.state.is_terminal:
+            total = total + task.info.resources
+    return total
+
+
+def used_resources(core: AgentCore) -> Resources:
+    total = Resources()
+    for executor in core.state.executors():
+        if executor.phase is not ExecutorPhase.TERMINATED:
+            total = total + _executor_resources(executor)
+    return total
+
+
+def state_document(core: AgentCore) -> JsonObject:
+    state, config = core.state, core.config
+    agent_id = state.agent_id or ""
+    endpoint = f"{config.ip}:{config.port}"
+    used = used_resources(core)
+    frameworks: list[JsonValue] = [_framework(f, agent_id) for f in state.frameworks.values()]
+    completed: list[JsonValue] = [_framework(f, agent_id) for f in state.completed_frameworks]
+    return {
+        **version_document(),
+        "start_time": state.start_time,
+        "id": agent_id,
+        "pid": f"slave(1)@{endpoint}",
+        "hostname": config.advertised_hostname,
+        "capabilities": [],
+        "resources": _model(state.resources),
+        "reserved_resources": {},
+        "unreserved_resources": _model(state.resources),
+        "reserved_resources_full": {},
+        "unreserved_resources_full": encode_resources(state.resources),
+        "reserved_resources_allocated": {},
+        "unreserved_resources_allocated": _model(used),
+        "attributes": {a.name: a.display() for a in config.attributes},
+        "master_hostname": state.master.hostname if state.master else "",
+        "log_dir": "",
+        "external_log_file": "",
+        "flags": {
+            "work_dir": str(config.work_dir),
+            "ip": config.ip,
+            "port": str(config.port),
+            "hostname": config.advertised_hostname,
+            "master": config.master,
+            "executor_registration_timeout": f"{config.executor_registration_timeout:g}secs",
+            "executor_shutdown_grace_period": f"{config.executor_shutdown_grace_period:g}secs",
+            "registration_backoff_factor": f"{config.registration_backoff_factor:g}secs",
+        },
+        "frameworks": frameworks,
+        "completed_frameworks": completed,
+    }
+
+
+def metrics(core: AgentCore, now: float) -> dict[str, float]:
+    """The `slave/*` metrics that apply to Corral's agent, all as floats."""
+    state = core.state
+    total, used = state.resources, used_resources(core)
+    out: dict[str, float] = {
+        "slave/registered": 1.0 if state.connected else 0.0,
+        "slave/uptime_secs": max(now - state.start_time, 0.0),
+        "slave/frameworks_active": float(len(state.frameworks)),
+    }
+    for name in ("cpus", "mem", "disk", "gpus"):
+        have, use = total.scalar(name), used.scalar(name)
+        out[f"slave/{name}_total"] = have
+        out[f"slave/{name}_used"] = use
+        out[f"slave/{name}_percent"] = use / have if have else 0.0
+    phases = [e.phase for e in state.executors() if not e.is_command]
+    out["slave/executors_registering"] = float(phases.count(ExecutorPhase.REGISTERING))
+    out["slave/executors_running"] = float(phases.count(ExecutorPhase.RUNNING))
+    out["slave/executors_terminating"] = float(phases.count(ExecutorPhase.TERMINATING))
+    out["slave/executors_terminated"] = float(state.counters.get("executors_terminated", 0))
+    live = [t.state for e in state.executors() for t in e.all_tasks()]
+    for task_state in _LIVE_STATES:
+        out[f"slave/tasks_{task_state.metric_name}"] = float(live.count(task_state))
+    for name in _TERMINAL_COUNTERS:
+        out[f"slave/tasks_{name}"] = float(state.counters.get(f"tasks_{name}", 0))
+    for name in (
+        "valid_status_updates",
+        "invalid_status_updates",
+        "valid_framework_messages",
+        "invalid_framework_messages",
+        "container_launch_errors",
+    ):
+        out[f"slave/{name}"] = float(state.counters.get(name, 0))
+    return out

@@ -1,0 +1,317 @@
+"""The agent daemon's shell: the one owner of `AgentCore`, and the only place that performs its effects.
+
+Every message (from the master, an executor's HTTP call, a process exit, the timer) goes through
+`deliver`, which runs `core.handle` and performs the effects in order; messages that effects produce
+(ProcessStarted after a spawn, say) are queued and handled right after, never re-entrantly.
+
+`run` registers with the master and re-registers (with everything the agent runs) whenever the link breaks,
+with randomized exponential backoff (`registration_backoff_factor`, doubling, capped at a minute, as
+upstream's agent does). A stream silent for five of the master's heartbeat intervals counts as broken.
+Cancelling `run` leaves every task running: the agent is a restart-safe daemon. It does not serve HTTP;
+the CLI serves `app` beside it (`corral.net.serve.serve`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import subprocess
+import time
+import uuid
+from collections import deque
+from collections.abc import AsyncGenerator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from typing import assert_never
+
+from starlette.applications import Starlette
+
+from corral.agent.checkpoint import Checkpointer, CheckpointWriter, read_agent_id
+from corral.agent.config import AgentConfig
+from corral.agent.core import AgentCore
+from corral.agent.effects import (
+    Checkpoint,
+    DisconnectExecutor,
+    Effect,
+    Ignored,
+    Inbound,
+    Launch,
+    LaunchFailed,
+    MasterDisconnected,
+    ProcessExited,
+    ProcessStarted,
+    SendToExecutor,
+    SendToMaster,
+    Signal,
+    Tick,
+    Transition,
+    WakeAt,
+)
+from corral.agent.executor.processes import Child, ProcessSupervisor, signal_group, spawn
+from corral.agent.fetcher import FetchError, fetch
+from corral.agent.http_api import EventQueue, build_app
+from corral.agent.resources import detect, probe
+from corral.agent.sandbox import STDERR, STDOUT, prepare
+from corral.core.clock import Clock
+from corral.core.ids import AgentId, ContainerId, ExecutorId, FrameworkId
+from corral.net.agent_link import LinkError, MasterLink
+from corral.protocol import executor as ex
+from corral.protocol import recordio
+from corral.protocol.agent import AgentToMaster, Registered
+from corral.protocol.json import dumps
+
+log = logging.getLogger(__name__)
+
+MISSED_PINGS = 5
+FIRST_SILENCE = 75.0  # before Registered says the interval: upstream's ping timeout (5 x 15 s)
+REGISTRATION_BACKOFF_MAX = 60.0
+INHERITED = ("PATH", "HOME", "LANG")  # all of the agent's environment a task or executor sees
+LAUNCHERS = 4  # threads preparing sandboxes and spawning: filesystem latency overlaps with the loop's work
+
+
+def _prepare_and_fetch(effect: Launch) -> None:
+    prepare(effect.sandbox)
+    fetch(effect.uris, effect.sandbox)
+
+
+def _spawn(effect: Launch) -> Child:
+    sandbox = effect.sandbox
+    if not effect.uris:
+        prepare(sandbox)
+    return spawn(effect.argv, dict(effect.environment), sandbox, sandbox / STDOUT, sandbox / STDERR)
+
+
+class _SystemClock:
+    def now(self) -> float:
+        return time.time()
+
+
+class AgentRuntime:
+    def __init__(self, config: AgentConfig, link: MasterLink, *, clock: Clock | None = None) -> None:
+        # Sandboxes and MESOS_DIRECTORY must be absolute: processes run with the sandbox as cwd.
+        self.config = replace(config, work_dir=config.work_dir.resolve())
+        self._link = link
+        self._clock: Clock = clock or _SystemClock()
+        self._rng = random.Random()
+        self._checkpoints = CheckpointWriter(Checkpointer(self.config.work_dir))
+        self._core = AgentCore(
+            self.config,
+            resources=detect(config.resources, probe(self.config.work_dir)),
+            new_container_id=lambda: ContainerId(str(uuid.uuid4())),
+            new_uuid=lambda: uuid.uuid4().bytes,
+            base_environment={k: os.environ[k] for k in INHERITED if k in os.environ},
+            agent_id=read_agent_id(self.config.work_dir),
+            start_time=self._clock.now(),
+        )
+        self._inbox: deque[Inbound] = deque()
+        self._delivering = False
+        self._outbox: asyncio.Queue[AgentToMaster] = asyncio.Queue()
+        self._streams: dict[tuple[FrameworkId, ExecutorId], EventQueue] = {}
+        self._containers: dict[int, ContainerId] = {}  # pid -> container
+        self._processes: ProcessSupervisor | None = None
+        self._launcher: ThreadPoolExecutor | None = None
+        self._group: asyncio.TaskGroup | None = None
+        self._wake: asyncio.TimerHandle | None = None
+        self._app: Starlette | None = None
+
+    @property
+    def core(self) -> AgentCore:
+        return self._core
+
+    @property
+    def agent_id(self) -> AgentId | None:
+        return self._core.agent_id
+
+    @property
+    def app(self) -> Starlette:
+        if self._app is None:
+            self._app = build_app(self)
+        return self._app
+
+    def now(self) -> float:
+        return self._clock.now()
+
+    # ------------------------------------------------------------ the loop
+
+    async def run(self) -> None:
+        self._processes = ProcessSupervisor(asyncio.get_running_loop(), self._exited)
+        self._launcher = ThreadPoolExecutor(max_workers=LAUNCHERS, thread_name_prefix="agent-launch")
+        try:
+            async with asyncio.TaskGroup() as group:
+                self._group = group
+                group.create_task(self._checkpoints.run())
+                group.create_task(self._send_to_master())
+                await self._stay_registered()
+        finally:
+            self._group = None
+            self._checkpoints.close()
+            if self._wake is not None:
+                self._wake.cancel()
+                self._wake = None
+            self._processes.close()
+            self._processes = None
+            self._launcher.shutdown(wait=False, cancel_futures=True)
+            self._launcher = None
+            for queue in self._streams.values():
+                queue.put_nowait(None)
+            self._streams.clear()
+
+    def deliver(self, message: Inbound) -> None:
+        self._inbox.append(message)
+        if self._delivering:
+            return  # the loop below, further up the stack, handles it next
+        self._delivering = True
+        try:
+            while self._inbox:
+                for effect in self._core.handle(self._inbox.popleft(), self.now()):
+                    self._perform(effect)
+        finally:
+            self._delivering = False
+
+    def _perform(self, effect: Effect) -> None:
+        match effect:
+            case SendToMaster():
+                self._outbox.put_nowait(effect.message)
+            case SendToExecutor():
+                queue = self._streams.get((effect.framework_id, effect.executor_id))
+                if queue is not None:
+                    queue.put_nowait(recordio.encode(dumps(ex.encode_event(effect.event))))
+            case DisconnectExecutor():
+                queue = self._streams.pop((effect.framework_id, effect.executor_id), None)
+                if queue is not None:
+                    queue.put_nowait(None)
+            case Launch():
+                self._launch(effect)
+            case Signal():
+                log.info(
+                    "container %s: signal %d to process group %d",
+                    effect.container_id,
+                    effect.signal,
+                    effect.pid,
+                )
+                signal_group(effect.pid, effect.signal)
+            case Checkpoint():
+                self._checkpoints.submit(self._core.agent_id, effect.record)
+            case WakeAt():
+                self._wake_at(effect.deadline)
+            case Transition():
+                why = f" ({effect.reason})" if effect.reason else ""
+                log.info(
+                    "%s %s: %s -> %s%s", effect.kind, effect.ident, effect.old or "(new)", effect.new, why
+                )
+            case Ignored():
+                log.warning("%s", effect.text)
+            case _:
+                assert_never(effect)
+
+    def _wake_at(self, deadline: float) -> None:
+        if self._wake is not None:
+            self._wake.cancel()
+        delay = max(0.0, deadline - self.now())
+        self._wake = asyncio.get_running_loop().call_later(delay, self._tick)
+
+    def _tick(self) -> None:
+        self._wake = None
+        self.deliver(Tick())
+
+    # ------------------------------------------------------------ processes
+
+    def _launch(self, effect: Launch) -> None:
+        if self._group is None or self._launcher is None:
+            self.deliver(LaunchFailed(container_id=effect.container_id, message="The agent is shutting down"))
+        else:
+            self._group.create_task(self._start(effect))
+
+    async def _start(self, effect: Launch) -> None:
+        """Sandbox, fetch and spawn off the loop (each is blocking I/O), then watch the process from it."""
+        loop, launcher = asyncio.get_running_loop(), self._launcher
+        try:
+            if effect.uris:  # downloads may be slow: not on the launcher pool, which every task needs
+                await asyncio.to_thread(_prepare_and_fetch, effect)
+            child = await loop.run_in_executor(launcher, _spawn, effect)
+        except FetchError as e:
+            self.deliver(LaunchFailed(container_id=effect.container_id, message=str(e)))
+            return
+        except (OSError, ValueError, subprocess.SubprocessError) as e:
+            message = f"Failed to launch {effect.argv[0]!r} in {effect.sandbox}: {e}"
+            self.deliver(LaunchFailed(container_id=effect.container_id, message=message))
+            return
+        if self._processes is None:  # cancelled meanwhile: the process runs on, unwatched, like all others
+            return
+        pid = self._processes.watch(child)
+        self._containers[pid] = effect.container_id
+        self.deliver(ProcessStarted(container_id=effect.container_id, pid=pid))
+
+    def _exited(self, pid: int, wait_status: int) -> None:
+        container_id = self._containers.pop(pid, None)
+        if container_id is not None:
+            self.deliver(ProcessExited(container_id=container_id, wait_status=wait_status))
+
+    # ------------------------------------------------------------ executor streams (for http_api)
+
+    def attach_executor(self, framework_id: FrameworkId, executor_id: ExecutorId) -> EventQueue:
+        """A new SUBSCRIBE stream for the executor; its previous one, if any, ends."""
+        previous = self._streams.get((framework_id, executor_id))
+        if previous is not None:
+            previous.put_nowait(None)
+        queue: EventQueue = asyncio.Queue()
+        self._streams[(framework_id, executor_id)] = queue
+        return queue
+
+    def detach_executor(self, framework_id: FrameworkId, executor_id: ExecutorId, queue: EventQueue) -> None:
+        if self._streams.get((framework_id, executor_id)) is queue:
+            del self._streams[(framework_id, executor_id)]
+
+    # ------------------------------------------------------------ the master
+
+    async def _stay_registered(self) -> None:
+        failures = 0
+        while True:
+            reason, registered = await self._session()
+            self.deliver(MasterDisconnected(reason=reason))
+            failures = 0 if registered else min(failures + 1, 16)
+            ceiling = min(REGISTRATION_BACKOFF_MAX, self.config.registration_backoff_factor * 2**failures)
+            delay = self._rng.uniform(0, ceiling)
+            log.info("master %s: %s; registering again in %.1f s", self.config.master, reason, delay)
+            await asyncio.sleep(delay)
+
+    async def _session(self) -> tuple[str, bool]:
+        """One registration: deliver the master's messages until the stream ends. Returns why it ended, and
+        whether the master registered the agent."""
+        messages = self._link.stream(self._core.registration())
+        iterator = aiter(messages)
+        silence, registered = FIRST_SILENCE, False
+        try:
+            while True:
+                async with asyncio.timeout(silence):
+                    message = await anext(iterator)
+                if isinstance(message, Registered):
+                    registered = True
+                    silence = message.heartbeat_interval_seconds * MISSED_PINGS
+                self.deliver(message)
+        except StopAsyncIteration:
+            return "the master ended the stream", registered
+        except LinkError as e:
+            return str(e), registered
+        except TimeoutError:
+            return f"nothing from the master for {silence:g} s", registered
+        finally:
+            if isinstance(messages, AsyncGenerator):
+                await messages.aclose()
+
+    async def _send_to_master(self) -> None:
+        while True:
+            batch = [await self._outbox.get()]
+            while not self._outbox.empty():
+                batch.append(self._outbox.get_nowait())
+            await self._checkpoints.written()  # an update goes out only once it is checkpointed
+            agent_id = self._core.agent_id
+            if agent_id is None or not self._core.state.connected:
+                continue  # status updates are resent on reconnection; the rest is lost, as upstream
+            for message in batch:
+                try:
+                    await self._link.send(agent_id, message)
+                except LinkError as e:
+                    log.warning("could not send %s to the master: %s", type(message).__name__, e)

@@ -1,0 +1,112 @@
+"""HttpMasterLink against a small master speaking Corral's agent protocol over real HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from corral.agent.master_link import HttpMasterLink
+from corral.core.ids import AgentId, ExecutorId, FrameworkId, TaskId
+from corral.net.agent_link import LinkError
+from corral.net.serve import make_socket, serve
+from corral.protocol import recordio
+from corral.protocol.agent import (
+    AGENT_ID_HEADER,
+    AgentToMaster,
+    ExecutorToFramework,
+    KillTask,
+    Ping,
+    Register,
+    Registered,
+    decode_agent_message,
+    encode_master_message,
+)
+from corral.protocol.json import dumps, loads
+from corral.protocol.mesos import AgentInfo, MasterInfo
+
+pytestmark = pytest.mark.integration
+
+MASTER_INFO = MasterInfo(id="M", ip="127.0.0.1", port=5050, hostname="m")
+KILL = KillTask(framework_id=FrameworkId("F"), task_id=TaskId("t"), grace_period=2.0)
+
+
+class HttpMaster:
+    def __init__(self) -> None:
+        self.registrations: list[Register] = []
+        self.calls: list[tuple[str | None, AgentToMaster]] = []
+        self.app = Starlette(routes=[Route("/api/v1/agent", self.agent, methods=["POST"])])
+
+    async def agent(self, request: Request) -> Response:
+        assert request.headers["content-type"] == "application/json"
+        message = decode_agent_message(loads(await request.body()))
+        if isinstance(message, Register):
+            self.registrations.append(message)
+
+            async def records() -> AsyncIterator[bytes]:
+                for reply in (Registered(agent_id=AgentId("M-S9"), master_info=MASTER_INFO), Ping(), KILL):
+                    yield recordio.encode(dumps(encode_master_message(reply)))
+
+            return StreamingResponse(records(), media_type="application/json")
+        if request.headers.get(AGENT_ID_HEADER) != "M-S9":
+            return PlainTextResponse("Agent is not registered", status_code=403)
+        self.calls.append((request.headers.get(AGENT_ID_HEADER), message))
+        return Response(status_code=202)
+
+
+@contextlib.asynccontextmanager
+async def serving(master: HttpMaster) -> AsyncIterator[str]:
+    sock = make_socket("127.0.0.1", 0)
+    address = f"127.0.0.1:{sock.getsockname()[1]}"
+    task = asyncio.create_task(serve(master.app, sock, name="fake master"))
+    try:
+        yield address
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def test_register_streams_the_masters_messages_and_calls_are_posted_with_the_agent_id() -> None:
+    master = HttpMaster()
+    async with serving(master) as address:
+        link = HttpMasterLink(address)
+        try:
+            register = Register(agent_info=AgentInfo(hostname="h", port=5051), ip="127.0.0.1")
+            received = [m async for m in link.stream(register)]
+            assert received == [Registered(agent_id=AgentId("M-S9"), master_info=MASTER_INFO), Ping(), KILL]
+            assert master.registrations == [register]
+
+            message = ExecutorToFramework(
+                framework_id=FrameworkId("F"), executor_id=ExecutorId("e"), data=b"hi"
+            )
+            await link.send(AgentId("M-S9"), message)
+            assert master.calls == [("M-S9", message)]
+            with pytest.raises(LinkError, match="answered 403"):
+                await link.send(AgentId("M-S1"), message)
+        finally:
+            await link.aclose()
+
+
+async def test_an_unreachable_master_is_a_link_error() -> None:
+    sock = make_socket("127.0.0.1", 0)
+    address = f"127.0.0.1:{sock.getsockname()[1]}"
+    sock.close()  # nothing listens there now
+    link = HttpMasterLink(address)
+    try:
+        with pytest.raises(LinkError, match="ConnectError"):
+            async for _ in link.stream(Register(agent_info=AgentInfo(hostname="h"), ip="127.0.0.1")):
+                pass
+        with pytest.raises(LinkError):
+            message = ExecutorToFramework(
+                framework_id=FrameworkId("F"), executor_id=ExecutorId("e"), data=b""
+            )
+            await link.send(AgentId("M-S9"), message)
+    finally:
+        await link.aclose()

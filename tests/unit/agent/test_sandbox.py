@@ -1,0 +1,32 @@
+"""Sandbox layout (`mesos.md` f.3, upstream's `src/slave/paths.hpp`)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from corral.agent.sandbox import mark_latest_agent, prepare, run_directory, virtual_latest
+from corral.core.ids import AgentId, ContainerId, ExecutorId, FrameworkId
+
+
+def test_runs_live_under_the_agent_framework_and_executor_with_a_latest_link(tmp_path: Path) -> None:
+    first = run_directory(tmp_path, AgentId("S0"), FrameworkId("F"), ExecutorId("e"), ContainerId("c1"))
+    assert first == tmp_path / "slaves/S0/frameworks/F/executors/e/runs/c1"
+
+    prepare(first)
+    assert first.is_dir()
+    assert os.readlink(first.parent / "latest") == "c1"
+    second = first.with_name("c2")
+    prepare(second)
+    assert os.readlink(first.parent / "latest") == "c2"  # replaced, not left dangling or duplicated
+    assert sorted(p.name for p in first.parent.iterdir()) == ["c1", "c2", "latest"]
+
+
+def test_the_latest_agent_and_the_virtual_path() -> None:
+    assert virtual_latest(FrameworkId("F"), ExecutorId("e")) == "/frameworks/F/executors/e/runs/latest"
+
+
+def test_slaves_latest_names_the_agent(tmp_path: Path) -> None:
+    mark_latest_agent(tmp_path, AgentId("S0"))
+    mark_latest_agent(tmp_path, AgentId("S1"))
+    assert os.readlink(tmp_path / "slaves" / "latest") == "S1"
