@@ -66,7 +66,7 @@ TERMINAL_STATES: frozenset[TaskState] = frozenset(
         TaskState.TASK_LOST,
         TaskState.TASK_DROPPED,
         TaskState.TASK_GONE,
-        # Terminal as upstream's isTerminalState counts it, though mesos.proto allows that the operator erred.
+        # Terminal as upstream's isTerminalState counts it, though mesos.proto allows the operator erred.
         TaskState.TASK_GONE_BY_OPERATOR,
     }
 )
@@ -74,7 +74,7 @@ TERMINAL_STATES: frozenset[TaskState] = frozenset(
 _LIVE = frozenset(TaskState) - TERMINAL_STATES
 
 # What may follow each state. A live state may move anywhere but back to STAGING; terminal states are final
-# except LOST and GONE_BY_OPERATOR (rule 1). UNREACHABLE may resolve to any state once the agent is heard from.
+# except LOST and GONE_BY_OPERATOR (rule 1). UNREACHABLE may resolve to any state once the agent is back.
 TRANSITIONS: dict[TaskState, frozenset[TaskState]] = {
     **{state: frozenset(TaskState) - {TaskState.TASK_STAGING} for state in _LIVE},
     **{state: frozenset() for state in TERMINAL_STATES},
