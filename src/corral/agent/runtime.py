@@ -17,12 +17,10 @@ import asyncio
 import logging
 import os
 import random
-import subprocess
 import time
 import uuid
 from collections import deque
 from collections.abc import AsyncGenerator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import assert_never
 
@@ -68,7 +66,6 @@ MISSED_PINGS = 5
 FIRST_SILENCE = 75.0  # before Registered says the interval: upstream's ping timeout (5 x 15 s)
 REGISTRATION_BACKOFF_MAX = 60.0
 INHERITED = ("PATH", "HOME", "LANG")  # all of the agent's environment a task or executor sees
-LAUNCHERS = 4  # threads preparing sandboxes and spawning: filesystem latency overlaps with the loop's work
 
 
 def _prepare_and_fetch(effect: Launch) -> None:
@@ -78,8 +75,6 @@ def _prepare_and_fetch(effect: Launch) -> None:
 
 def _spawn(effect: Launch) -> Child:
     sandbox = effect.sandbox
-    if not effect.uris:
-        prepare(sandbox)
     return spawn(effect.argv, dict(effect.environment), sandbox, sandbox / STDOUT, sandbox / STDERR)
 
 
@@ -111,7 +106,6 @@ class AgentRuntime:
         self._streams: dict[tuple[FrameworkId, ExecutorId], EventQueue] = {}
         self._containers: dict[int, ContainerId] = {}  # pid -> container
         self._processes: ProcessSupervisor | None = None
-        self._launcher: ThreadPoolExecutor | None = None
         self._group: asyncio.TaskGroup | None = None
         self._wake: asyncio.TimerHandle | None = None
         self._app: Starlette | None = None
@@ -137,7 +131,6 @@ class AgentRuntime:
 
     async def run(self) -> None:
         self._processes = ProcessSupervisor(asyncio.get_running_loop(), self._exited)
-        self._launcher = ThreadPoolExecutor(max_workers=LAUNCHERS, thread_name_prefix="agent-launch")
         try:
             async with asyncio.TaskGroup() as group:
                 self._group = group
@@ -152,8 +145,6 @@ class AgentRuntime:
                 self._wake = None
             self._processes.close()
             self._processes = None
-            self._launcher.shutdown(wait=False, cancel_futures=True)
-            self._launcher = None
             for queue in self._streams.values():
                 queue.put_nowait(None)
             self._streams.clear()
@@ -219,22 +210,24 @@ class AgentRuntime:
     # ------------------------------------------------------------ processes
 
     def _launch(self, effect: Launch) -> None:
-        if self._group is None or self._launcher is None:
+        if self._group is None:
             self.deliver(LaunchFailed(container_id=effect.container_id, message="The agent is shutting down"))
         else:
             self._group.create_task(self._start(effect))
 
     async def _start(self, effect: Launch) -> None:
-        """Sandbox, fetch and spawn off the loop (each is blocking I/O), then watch the process from it."""
-        loop, launcher = asyncio.get_running_loop(), self._launcher
+        """Fetch off the loop (downloads are slow); make the sandbox and spawn on it (a few fast syscalls:
+        see `executor.processes`), then watch the process from it."""
         try:
-            if effect.uris:  # downloads may be slow: not on the launcher pool, which every task needs
+            if effect.uris:
                 await asyncio.to_thread(_prepare_and_fetch, effect)
-            child = await loop.run_in_executor(launcher, _spawn, effect)
+            else:
+                prepare(effect.sandbox)
+            child = _spawn(effect)
         except FetchError as e:
             self.deliver(LaunchFailed(container_id=effect.container_id, message=str(e)))
             return
-        except (OSError, ValueError, subprocess.SubprocessError) as e:
+        except (OSError, ValueError) as e:
             message = f"Failed to launch {effect.argv[0]!r} in {effect.sandbox}: {e}"
             self.deliver(LaunchFailed(container_id=effect.container_id, message=message))
             return
