@@ -47,11 +47,12 @@ from corral.agent.effects import (
     Transition,
     WakeAt,
 )
-from corral.agent.executor.processes import Child, ProcessSupervisor, signal_group, spawn
+from corral.agent.executor.processes import signal_group
+from corral.agent.executor.supervisor_link import Callbacks, SupervisorLink
 from corral.agent.fetcher import FetchError, fetch
 from corral.agent.http_api import EventQueue, build_app
 from corral.agent.resources import detect, probe
-from corral.agent.sandbox import STDERR, STDOUT, prepare
+from corral.agent.sandbox import prepare
 from corral.core.clock import Clock
 from corral.core.ids import AgentId, ContainerId, ExecutorId, FrameworkId
 from corral.net.agent_link import LinkError, MasterLink
@@ -71,11 +72,6 @@ INHERITED = ("PATH", "HOME", "LANG")  # all of the agent's environment a task or
 def _prepare_and_fetch(effect: Launch) -> None:
     prepare(effect.sandbox)
     fetch(effect.uris, effect.sandbox)
-
-
-def _spawn(effect: Launch) -> Child:
-    sandbox = effect.sandbox
-    return spawn(effect.argv, dict(effect.environment), sandbox, sandbox / STDOUT, sandbox / STDERR)
 
 
 class _SystemClock:
@@ -105,7 +101,9 @@ class AgentRuntime:
         self._outbox: asyncio.Queue[AgentToMaster] = asyncio.Queue()
         self._streams: dict[tuple[FrameworkId, ExecutorId], EventQueue] = {}
         self._containers: dict[int, ContainerId] = {}  # pid -> container
-        self._processes: ProcessSupervisor | None = None
+        self._supervisor = SupervisorLink(
+            self.config.work_dir, Callbacks(started=self._started, failed=self._failed, exited=self._exited)
+        )
         self._group: asyncio.TaskGroup | None = None
         self._wake: asyncio.TimerHandle | None = None
         self._app: Starlette | None = None
@@ -130,10 +128,20 @@ class AgentRuntime:
     # ------------------------------------------------------------ the loop
 
     async def run(self) -> None:
-        self._processes = ProcessSupervisor(asyncio.get_running_loop(), self._exited)
+        inherited = await self._supervisor.connect()
+        if inherited.running or inherited.exited:
+            log.warning(
+                "the task supervisor holds %d running tasks and %d exits from an earlier agent run; "
+                "they are not recovered",
+                len(inherited.running),
+                len(inherited.exited),
+            )
+            for _, pid, _ in inherited.exited:
+                self._supervisor.collected(pid)
         try:
             async with asyncio.TaskGroup() as group:
                 self._group = group
+                group.create_task(self._supervisor.run())
                 group.create_task(self._checkpoints.run())
                 group.create_task(self._send_to_master())
                 await self._stay_registered()
@@ -143,8 +151,7 @@ class AgentRuntime:
             if self._wake is not None:
                 self._wake.cancel()
                 self._wake = None
-            self._processes.close()
-            self._processes = None
+            await self._supervisor.aclose()
             for queue in self._streams.values():
                 queue.put_nowait(None)
             self._streams.clear()
@@ -212,35 +219,35 @@ class AgentRuntime:
     def _launch(self, effect: Launch) -> None:
         if self._group is None:
             self.deliver(LaunchFailed(container_id=effect.container_id, message="The agent is shutting down"))
+        elif effect.uris:
+            self._group.create_task(self._fetch_and_spawn(effect))
         else:
-            self._group.create_task(self._start(effect))
+            self._spawn(effect)
 
-    async def _start(self, effect: Launch) -> None:
-        """Fetch off the loop (downloads are slow); make the sandbox and spawn on it (a few fast syscalls:
-        see `executor.processes`), then watch the process from it."""
+    async def _fetch_and_spawn(self, effect: Launch) -> None:
+        """Fetch off the loop: downloads are slow. The sandbox exists by then; the supervisor keeps it."""
         try:
-            if effect.uris:
-                await asyncio.to_thread(_prepare_and_fetch, effect)
-            else:
-                prepare(effect.sandbox)
-            child = _spawn(effect)
-        except FetchError as e:
+            await asyncio.to_thread(_prepare_and_fetch, effect)
+        except (FetchError, OSError) as e:
             self.deliver(LaunchFailed(container_id=effect.container_id, message=str(e)))
             return
-        except (OSError, ValueError) as e:
-            message = f"Failed to launch {effect.argv[0]!r} in {effect.sandbox}: {e}"
-            self.deliver(LaunchFailed(container_id=effect.container_id, message=message))
-            return
-        if self._processes is None:  # cancelled meanwhile: the process runs on, unwatched, like all others
-            return
-        pid = self._processes.watch(child)
-        self._containers[pid] = effect.container_id
-        self.deliver(ProcessStarted(container_id=effect.container_id, pid=pid))
+        self._spawn(effect)
 
-    def _exited(self, pid: int, wait_status: int) -> None:
-        container_id = self._containers.pop(pid, None)
-        if container_id is not None:
-            self.deliver(ProcessExited(container_id=container_id, wait_status=wait_status))
+    def _spawn(self, effect: Launch) -> None:
+        """The supervisor makes the sandbox and starts the process; `_started` or `_failed` follows."""
+        self._supervisor.spawn(effect.container_id, effect.argv, dict(effect.environment), effect.sandbox)
+
+    def _started(self, container_id: str, pid: int) -> None:
+        self._containers[pid] = ContainerId(container_id)
+        self.deliver(ProcessStarted(container_id=ContainerId(container_id), pid=pid))
+
+    def _failed(self, container_id: str, message: str) -> None:
+        self.deliver(LaunchFailed(container_id=ContainerId(container_id), message=message))
+
+    def _exited(self, container_id: str, pid: int, wait_status: int) -> None:
+        if self._containers.pop(pid, None) is not None:
+            self.deliver(ProcessExited(container_id=ContainerId(container_id), wait_status=wait_status))
+        self._supervisor.collected(pid)
 
     # ------------------------------------------------------------ executor streams (for http_api)
 

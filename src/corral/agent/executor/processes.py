@@ -29,8 +29,8 @@ Child = tuple[int, int]  # the process id and its pidfd
 
 _TRAMPOLINE = 'cd -- "$0" && exec "$@"'
 _APPEND = os.O_WRONLY | os.O_CREAT | os.O_APPEND
-# Python ignores SIGPIPE and SIGXFSZ; exec keeps ignored signals ignored, so give tasks the defaults back.
-_DEFAULT_SIGNALS = (signal.SIGPIPE, signal.SIGXFSZ)
+# Python ignores SIGPIPE and SIGXFSZ, and exec keeps ignored signals ignored: tasks get every default back.
+_DEFAULT_SIGNALS = tuple(s for s in signal.valid_signals() if s not in (signal.SIGKILL, signal.SIGSTOP))
 
 
 def spawn(

@@ -1,0 +1,209 @@
+"""The task supervisor: one long-lived process per agent that makes sandboxes, starts tasks and reaps them.
+
+Why a process of its own:
+- Its filesystem and fork/exec work runs beside the agent's event loop, on another core, instead of
+  stalling it: a sandbox is six metadata writes, and spawning waits while the child opens its files.
+- It is the parent of every task and lives in a session of its own, so when the agent is killed or
+  restarted the tasks keep running, and their exit statuses are kept until an agent collects them.
+
+Protocol: newline-delimited JSON over a Unix stream socket in the abstract namespace (no path-length
+limit, no stale file to clean up). One agent is connected at a time; a newer connection replaces the older.
+
+    agent -> supervisor   {"op":"spawn","id":ID,"argv":[...],"env":{...},"sandbox":DIR}
+                          {"op":"collected","pid":PID}    the agent has handled that exit: forget it
+    supervisor -> agent   {"op":"hello","running":[{"id","pid"}],"exited":[{"id","pid","status"}]}
+                          {"op":"started","id":ID,"pid":PID}
+                          {"op":"failed","id":ID,"error":TEXT}
+                          {"op":"exited","id":ID,"pid":PID,"status":RAW_WAIT_STATUS}
+
+It exits when no agent is connected and it has neither a running task nor an uncollected exit.
+Run as `python -m corral.agent.executor.supervisor WORK_DIR`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import selectors
+import signal
+import socket
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+
+from corral.agent.executor.processes import signal_group, spawn
+from corral.agent.sandbox import STDERR, STDOUT, prepare
+
+log = logging.getLogger("corral.supervisor")
+
+LOST_STATUS = 0xFF << 8  # exit code 255: the status could not be collected
+
+
+def socket_name(work_dir: Path) -> str:
+    """The abstract socket name of the supervisor serving `work_dir` (one per agent work dir)."""
+    digest = hashlib.sha256(str(work_dir.resolve()).encode()).hexdigest()[:24]
+    return f"\0corral-supervisor-{digest}"
+
+
+@dataclass(slots=True)
+class _Connection:
+    sock: socket.socket
+    inbox: bytearray = field(default_factory=bytearray)
+    outbox: bytearray = field(default_factory=bytearray)
+
+
+class Supervisor:
+    def __init__(self, listener: socket.socket) -> None:
+        self._listener = listener
+        self._selector = selectors.DefaultSelector()
+        self._selector.register(listener, selectors.EVENT_READ, self._accept)
+        self._agent: _Connection | None = None
+        self._running: dict[int, tuple[str, int]] = {}  # pidfd -> (id, pid)
+        self._exited: dict[int, tuple[str, int]] = {}  # pid -> (id, wait status), until collected
+
+    def run(self) -> None:
+        while self._agent is not None or self._running or self._exited:
+            for key, events in self._selector.select():
+                key.data(key.fileobj, events)
+        log.info("no agent and no tasks left: exiting")
+
+    def wait_for_first_agent(self) -> None:
+        while self._agent is None:
+            for key, events in self._selector.select():
+                key.data(key.fileobj, events)
+
+    # ------------------------------------------------------------ the agent connection
+
+    def _accept(self, listener: object, events: int) -> None:
+        sock, _ = self._listener.accept()
+        sock.setblocking(False)
+        if self._agent is not None:
+            log.info("a new agent connected: dropping the previous connection")
+            self._drop()
+        self._agent = _Connection(sock)
+        self._selector.register(sock, selectors.EVENT_READ, self._on_agent)
+        running = [{"id": i, "pid": pid} for i, pid in self._running.values()]
+        exited = [{"id": i, "pid": pid, "status": s} for pid, (i, s) in self._exited.items()]
+        self._send({"op": "hello", "running": running, "exited": exited})
+        self._flush()
+
+    def _drop(self) -> None:
+        agent, self._agent = self._agent, None
+        if agent is not None:
+            self._selector.unregister(agent.sock)
+            agent.sock.close()
+
+    def _on_agent(self, sock: object, events: int) -> None:
+        agent = self._agent
+        assert agent is not None
+        if events & selectors.EVENT_WRITE:
+            self._flush()
+        if not events & selectors.EVENT_READ:
+            return
+        try:
+            data = agent.sock.recv(1 << 20)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            log.info("the agent disconnected")
+            self._drop()
+            return
+        agent.inbox += data
+        *lines, rest = agent.inbox.split(b"\n")
+        agent.inbox = bytearray(rest)
+        for line in lines:
+            if line.strip():
+                self._handle(line)
+        self._flush()
+
+    def _handle(self, line: bytes | bytearray) -> None:
+        try:
+            request = orjson.loads(line)
+            op = request["op"]
+            if op == "spawn":
+                self._spawn(request["id"], request["argv"], request["env"], Path(request["sandbox"]))
+            elif op == "collected":
+                self._exited.pop(int(request["pid"]), None)
+            else:
+                log.warning("unknown request %r", op)
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as e:
+            log.warning("bad request %r: %s", line[:200], e)
+
+    def _send(self, message: dict[str, object]) -> None:
+        if self._agent is not None:
+            self._agent.outbox += orjson.dumps(message) + b"\n"
+
+    def _flush(self) -> None:
+        agent = self._agent
+        if agent is None:
+            return
+        try:
+            sent = agent.sock.send(agent.outbox) if agent.outbox else 0
+        except BlockingIOError:
+            sent = 0
+        except OSError:
+            self._drop()
+            return
+        del agent.outbox[:sent]
+        wanted = selectors.EVENT_READ | (selectors.EVENT_WRITE if agent.outbox else 0)
+        self._selector.modify(agent.sock, wanted, self._on_agent)
+
+    # ------------------------------------------------------------ tasks
+
+    def _spawn(self, ident: str, argv: list[str], env: dict[str, str], sandbox: Path) -> None:
+        try:
+            prepare(sandbox)
+            pid, pidfd = spawn(argv, env, sandbox, sandbox / STDOUT, sandbox / STDERR)
+        except (OSError, ValueError) as e:
+            self._send(
+                {"op": "failed", "id": ident, "error": f"Failed to launch {argv[:1]} in {sandbox}: {e}"}
+            )
+            return
+        self._running[pidfd] = (ident, pid)
+        self._selector.register(pidfd, selectors.EVENT_READ, self._reap)
+        self._send({"op": "started", "id": ident, "pid": pid})
+
+    def _reap(self, pidfd: object, events: int) -> None:
+        assert isinstance(pidfd, int)
+        ident, pid = self._running.pop(pidfd)
+        self._selector.unregister(pidfd)
+        os.close(pidfd)
+        # Whatever the leader left behind in its group goes now, while the leader is an unreaped zombie:
+        # its pid, hence the group id, cannot belong to anyone else yet.
+        signal_group(pid, signal.SIGKILL)
+        try:
+            _, status = os.waitpid(pid, 0)  # the pidfd is readable: the child has exited
+        except ChildProcessError:
+            status = LOST_STATUS
+        self._exited[pid] = (ident, status)
+        self._send({"op": "exited", "id": ident, "pid": pid, "status": status})
+        self._flush()
+
+
+def main(argv: list[str]) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s supervisor %(levelname)s %(message)s")
+    if len(argv) != 2:
+        print("usage: python -m corral.agent.executor.supervisor WORK_DIR", file=sys.stderr)
+        return 2
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        listener.bind(socket_name(Path(argv[1])))
+    except OSError as e:  # another supervisor already serves this work dir
+        log.info("not starting: %s", e)
+        return 0
+    listener.listen(4)
+    supervisor = Supervisor(listener)
+    with contextlib.suppress(KeyboardInterrupt):
+        supervisor.wait_for_first_agent()
+        supervisor.run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
