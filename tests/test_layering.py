@@ -20,6 +20,7 @@ SRC = Path(__file__).resolve().parent.parent / "src"
 PURE_PACKAGES: dict[str, frozenset[str]] = {
     "core/": frozenset(),
     "protocol/": frozenset(),
+    "frameworks/": frozenset({"driver.py"}),
     "master/": frozenset({"http_api.py", "runtime.py", "agent_files.py"}),
     "agent/": frozenset(
         {
