@@ -27,7 +27,11 @@ def id_problem(value: str) -> str | None:
         return "must not be empty"
     if value in (".", ".."):
         return "must not be '.' or '..'"
-    if len(value.encode()) > MAX_ID_BYTES:
+    try:
+        size = len(value.encode())
+    except UnicodeEncodeError:  # a lone surrogate ("\ud800") has no UTF-8 form, hence no file name
+        return "must be valid Unicode text"
+    if size > MAX_ID_BYTES:
         return f"must be at most {MAX_ID_BYTES} bytes"
     if _FORBIDDEN.search(value):
         return "must not contain '/', '\\' or control characters"

@@ -62,3 +62,8 @@ def test_printable_ids_are_judged_only_by_length_and_dots(value: str) -> None:
     too_long = len(value.encode()) > MAX_ID_BYTES
     expected = "must not be '.' or '..'" if value in (".", "..") else None
     assert id_problem(value) == ("must be at most 255 bytes" if too_long else expected)
+
+
+def test_an_id_with_a_lone_surrogate_is_refused_not_a_crash() -> None:
+    # JSON may carry "\ud800"; such an id has no UTF-8 form and so can name no directory.
+    assert id_problem("task-\ud800") == "must be valid Unicode text"
