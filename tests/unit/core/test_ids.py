@@ -59,7 +59,7 @@ def test_good_framework_ids(value: str) -> None:
 
 @given(
     st.text(
-        alphabet=st.characters(min_codepoint=0x20, exclude_characters="/\\\x7f", exclude_categories=("Cs",)),
+        alphabet=st.characters(min_codepoint=0x20, exclude_characters="/\\\x7f", exclude_categories=["Cs"]),
         min_size=1,
     )
 )
