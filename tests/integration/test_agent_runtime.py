@@ -38,11 +38,12 @@ from corral.protocol.agent import (
     Register,
     Registered,
     RunTask,
+    RunTaskGroup,
     ShutdownExecutor,
     StatusUpdate,
 )
 from corral.protocol.json import JsonObject, Reader
-from corral.protocol.mesos import FrameworkInfo, MasterInfo, TaskInfo, TaskStatus
+from corral.protocol.mesos import ExecutorInfo, FrameworkInfo, MasterInfo, TaskInfo, TaskStatus
 
 pytestmark = pytest.mark.integration
 
@@ -303,6 +304,54 @@ async def test_a_pymesos_executor_runs_a_task_talks_to_its_framework_and_shuts_d
     )
     assert exited.executor_id == "pymesos"
     assert "shutdown" in await agent.read(stdout)
+
+
+async def test_a_task_group_runs_on_the_default_executor_each_task_in_its_own_sandbox(agent: Agent) -> None:
+    executor = ExecutorInfo.from_json(
+        Reader(
+            {
+                "type": "DEFAULT",
+                "executor_id": {"value": "pod"},
+                "resources": [
+                    {"name": "cpus", "type": "SCALAR", "scalar": {"value": 0.1}},
+                    {"name": "mem", "type": "SCALAR", "scalar": {"value": 32}},
+                    {"name": "disk", "type": "SCALAR", "scalar": {"value": 32}},
+                ],
+            }
+        )
+    )
+    group = tuple(
+        task(name, command={"value": f'echo {name}; echo "$MESOS_SANDBOX" >&2'}) for name in ("a", "b")
+    )
+    agent.master.outbox.put_nowait(RunTaskGroup(framework_info=framework(), executor=executor, tasks=group))
+
+    for name in ("a", "b"):
+        states = []
+        for _ in range(3):
+            status = await agent.next_update(name)
+            assert (status.executor_id, status.source) == ("pod", "SOURCE_EXECUTOR")
+            states.append(status.state.value)
+            agent.master.acknowledge(status)
+        assert states == ["TASK_STARTING", "TASK_RUNNING", "TASK_FINISHED"]
+    exited = await wait_for(
+        lambda: next((m for m in agent.master.received if isinstance(m, ExecutorExited)), None)
+    )
+    assert (exited.executor_id, exited.status) == ("pod", 0)
+
+    run = agent.sandbox("pod").resolve()
+    for name in ("a", "b"):
+        assert (run / "tasks" / name / "stdout").read_text() == f"{name}\n"
+        assert (run / "tasks" / name / "stderr").read_text() == f"{run / 'tasks' / name}\n"  # MESOS_SANDBOX
+        virtual = f"/frameworks/{FRAMEWORK}/executors/pod/runs/latest/tasks/{name}/stdout"
+        assert await agent.read(virtual) == f"{name}\n"
+        assert await agent.read(str(run / "tasks" / name / "stdout")) == f"{name}\n"
+    state = (await agent.http.get("/state")).json()
+    [done] = state["completed_frameworks"][0]["completed_executors"]
+    assert (done["id"], done["type"], done["directory"]) == ("pod", "DEFAULT", str(run))
+    assert sorted((t["id"], t["state"]) for t in done["completed_tasks"]) == [
+        ("a", "TASK_FINISHED"),
+        ("b", "TASK_FINISHED"),
+    ]
 
 
 async def test_uris_are_fetched_over_http_and_unpacked_before_the_command_runs(

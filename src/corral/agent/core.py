@@ -3,9 +3,10 @@
 It hears the master (`MasterToAgent`, `MasterDisconnected`), its executors (v1 executor calls), its
 processes (`ProcessStarted`, `ProcessExited`, `LaunchFailed`) and the clock (`Tick`, at the deadline of the
 latest `WakeAt` it returned). Ids are injected: `new_container_id` for containers, `new_uuid` for status
-update uuids. The two lifecycles live beside it: `command_tasks.CommandTasks` (tasks the agent supervises
-itself, `mesos.md` b.6) and `executors.CustomExecutors` (executors speaking the v1 executor API, b.1-b.5);
-`ledger.Ledger` keeps the records and the status update streams they share.
+update uuids. The three lifecycles live beside it: `command_tasks.CommandTasks` (tasks the agent supervises
+itself, `mesos.md` b.6), `task_groups.DefaultExecutors` (task groups of DEFAULT executors, whose tasks the
+agent supervises itself too, a.6) and `executors.CustomExecutors` (executors speaking the v1 executor API,
+b.1-b.5); `ledger.Ledger` keeps the records and the status update streams they share.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from corral.agent.effects import (
 from corral.agent.executors import CustomExecutors
 from corral.agent.ledger import ESCALATION, REGISTRATION, Ledger
 from corral.agent.state import AgentState, Executor, ExecutorPhase, Framework, KillCause
+from corral.agent.task_groups import DefaultExecutors
 from corral.core.ids import AgentId, ContainerId, ExecutorId, FrameworkId
 from corral.core.resources import Resources
 from corral.protocol import executor as ex
@@ -84,6 +86,7 @@ class AgentCore:
         environment = dict(base_environment or {})
         self.commands = CommandTasks(self.ledger, environment)
         self.executors = CustomExecutors(self.ledger, environment)
+        self.groups = DefaultExecutors(self.ledger, environment)
         self._announced: float | None = None
 
     # ------------------------------------------------------------ queries
@@ -134,7 +137,7 @@ class AgentCore:
         framework, executor = self.ledger.lookup(call.framework_id, call.executor_id)
         if framework is None:
             return 400, "Framework cannot be found"
-        if executor is None or executor.is_command:
+        if executor is None or executor.is_command or executor.is_default:
             return 400, "Executor cannot be found"
         if not isinstance(call, ex.Subscribe) and executor.phase is ExecutorPhase.REGISTERING:
             return 403, "Executor is not subscribed"
@@ -183,10 +186,16 @@ class AgentCore:
                 return []
             case ex.Subscribe() | ex.Update() | ex.Message():
                 return self._executor_call(msg, now)
+            case ProcessStarted() if msg.container_id in self.state.task_containers:
+                return self.groups.started(msg, now)
             case ProcessStarted():
                 return self._process_started(msg, now)
+            case ProcessExited() if msg.container_id in self.state.task_containers:
+                return self.groups.exited(msg, now)
             case ProcessExited():
                 return self._process_exited(msg, now)
+            case LaunchFailed() if msg.container_id in self.state.task_containers:
+                return self.groups.launch_failed(msg, now)
             case LaunchFailed():
                 executor = self.state.containers.get(msg.container_id)
                 if executor is None or executor.phase is ExecutorPhase.TERMINATED:
@@ -270,9 +279,13 @@ class AgentCore:
                     *effects,
                     Ignored(text=f"task {task.task_id} of framework {framework.id} already exists"),
                 ]
+        if group_executor is not None and group_executor.type == "DEFAULT":
+            return effects + self.groups.deliver(framework, group_executor, tasks, now)
         if group_executor is not None:
             return effects + self.executors.deliver(framework, group_executor, tasks, now, group=True)
         [task] = tasks
+        if task.executor is not None and task.executor.type == "DEFAULT":  # a LAUNCH: a group of one
+            return effects + self.groups.deliver(framework, task.executor, tasks, now)
         if task.executor is not None:
             return effects + self.executors.deliver(framework, task.executor, tasks, now, group=False)
         if task.command is None:
@@ -295,11 +308,15 @@ class AgentCore:
         if executor.is_command:
             grace = kill_grace(msg.grace_period, task.info)
             return self.commands.kill(framework, executor, grace, KillCause.FRAMEWORK, now)
+        if executor.is_default:
+            return self.groups.kill(framework, executor, task, msg.grace_period, now)
         return self.executors.kill(framework, executor, task, msg.grace_period, now)
 
     def _shutdown(self, framework: Framework, executor: Executor, now: float) -> list[Effect]:
         if executor.is_command:
             return self.commands.shutdown(framework, executor, now)
+        if executor.is_default:
+            return self.groups.shutdown(framework, executor, now)
         return self.executors.shutdown(framework, executor, now)
 
     def _shutdown_framework(self, msg: ShutdownFramework, now: float) -> list[Effect]:
@@ -323,7 +340,7 @@ class AgentCore:
         executor = framework.executor_for(msg.task_id) if framework else None
         if framework is None or executor is None:
             return effects
-        if not executor.is_command:
+        if not executor.is_command and not executor.is_default:
             effects += self.executors.acknowledged(executor, acked)
         task = executor.tasks.get(msg.task_id)
         if (
@@ -386,11 +403,13 @@ class AgentCore:
     def _tick(self, now: float) -> list[Effect]:
         self._announced = None
         effects = self.ledger.updates.retry(now)
-        for kind, framework_id, executor_id in self.ledger.timers.pop_due(now):
+        for kind, framework_id, executor_id, task_id in self.ledger.timers.pop_due(now):
             framework, executor = self.ledger.lookup(framework_id, executor_id)
             if framework is None or executor is None:
                 continue
-            if kind == REGISTRATION:
+            if task_id is not None:
+                effects += self.groups.timer(kind, framework, executor, task_id, now)
+            elif kind == REGISTRATION:
                 effects += self.executors.registration_timeout(framework, executor, now)
             elif kind == ESCALATION:
                 effects += self._escalate(executor, now)

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from corral.core.errors import DecodeError
-from corral.core.ids import AgentId, FrameworkId
+from corral.core.ids import AgentId, ExecutorId, FrameworkId
 from corral.protocol.json import Reader
 from corral.protocol.mesos import CommandInfo, ExecutorInfo, FrameworkInfo, TaskInfo
 
@@ -114,18 +114,26 @@ def task_environment(
     endpoint: str,
     hostname: str,
     directory: Path,
+    executor_id: ExecutorId | None = None,
+    container_ip: str | None = None,
 ) -> dict[str, str]:
-    """A command task's environment: sandbox, ids, HOST, PORT0.., PORTS, PORT, PORT_<NAME>, then its own."""
+    """A task's environment: sandbox, ids, HOST, PORT0.., PORTS, PORT, PORT_<NAME>, then its own.
+
+    A command task's executor id is its task id; a task of a DEFAULT executor gives its `executor_id`, its
+    own sandbox as `directory`, and the `container_ip` upstream's default executor sets as MESOS_CONTAINER_IP.
+    """
     env = dict(base)
     env.update(
         MESOS_SANDBOX=str(directory),
         MESOS_DIRECTORY=str(directory),
         MESOS_TASK_ID=task.task_id,
-        MESOS_EXECUTOR_ID=task.task_id,
+        MESOS_EXECUTOR_ID=executor_id or task.task_id,
         MESOS_FRAMEWORK_ID=framework_id,
         MESOS_AGENT_ENDPOINT=endpoint,
         HOST=hostname,
     )
+    if container_ip is not None:
+        env["MESOS_CONTAINER_IP"] = container_ip
     ports = task_ports(task)  # decoded once already (TaskInfo.resources), so it cannot fail here
     try:
         named = _named_ports(task, ports)

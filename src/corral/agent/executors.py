@@ -25,14 +25,19 @@ from corral.agent.effects import (
     Transition,
 )
 from corral.agent.environment import executor_environment, format_duration
-from corral.agent.ledger import ESCALATION, REASON_TASK_KILLED_DURING_LAUNCH, REGISTRATION, Ledger
+from corral.agent.ledger import (
+    ESCALATION,
+    REASON_EXECUTOR_TERMINATED,
+    REASON_TASK_KILLED_DURING_LAUNCH,
+    REGISTRATION,
+    Ledger,
+)
 from corral.agent.state import Executor, ExecutorPhase, Framework, Task
 from corral.core.task_state import TaskState
 from corral.protocol import executor as ex
 from corral.protocol.agent import ExecutorExited, FrameworkToExecutor
 from corral.protocol.mesos import ExecutorInfo, Source, TaskInfo, TaskStatus
 
-REASON_EXECUTOR_TERMINATED = "REASON_EXECUTOR_TERMINATED"
 REASON_EXECUTOR_REGISTRATION_TIMEOUT = "REASON_EXECUTOR_REGISTRATION_TIMEOUT"
 REASON_AGENT_RESTARTED = "REASON_AGENT_RESTARTED"
 
@@ -68,30 +73,18 @@ class CustomExecutors:
         if info.framework_id is None:
             info = replace(info, framework_id=framework.id)
         executor = framework.executors.get(info.executor_id)
-        if executor is not None and executor.is_command:
-            return [Ignored(text=f"executor id {info.executor_id} is taken by a command task")]
+        if executor is not None and (executor.is_command or executor.is_default):
+            kind = "a command task" if executor.is_command else "a DEFAULT executor"
+            return [Ignored(text=f"executor id {info.executor_id} is taken by {kind}")]
         if executor is not None and executor.phase in _GONE:
-            effects: list[Effect] = []
-            for task_info in tasks:  # upstream drops tasks sent to an executor on its way out
-                task = ledger.adopt(framework, executor, task_info, queued=False)
-                effects += ledger.report(
-                    framework,
-                    executor,
-                    task,
-                    ledger.lost_state(framework),
-                    now,
-                    source=Source.SOURCE_AGENT,
-                    reason=REASON_EXECUTOR_TERMINATED,
-                    message="Executor is terminating",
-                )
-            return effects
+            return ledger.drop(framework, executor, tasks, now)
         start = executor is None
         if executor is None:
             executor = ledger.new_executor(framework, info, is_command=False)
         queued = executor.phase is ExecutorPhase.REGISTERING
         for task_info in tasks:
             ledger.adopt(framework, executor, task_info, queued=queued)
-        effects = ledger.checkpoint_launch(framework, executor, tasks, new_executor=start)
+        effects: list[Effect] = ledger.checkpoint_launch(framework, executor, tasks, new_executor=start)
         if queued and group:
             executor.groups.append(tuple(t.task_id for t in tasks))
         if start:
@@ -111,7 +104,7 @@ class CustomExecutors:
         )
         command = executor.info.command
         if command is None:
-            message = "Corral runs no DEFAULT executor: give the executor a command"
+            message = "A CUSTOM executor needs a command"
             failed = LaunchFailed(container_id=executor.container_id, message=message)
             return [transition, *self.ledger.launch_failed(framework, executor, failed, now)]
         assert self.ledger.state.agent_id is not None
@@ -222,6 +215,7 @@ class CustomExecutors:
             framework is None
             or executor is None
             or executor.is_command
+            or executor.is_default  # upstream's default executor ignores MESSAGE events
             or executor.phase is not ExecutorPhase.RUNNING
         ):
             counters.count("invalid_framework_messages")

@@ -23,7 +23,7 @@ from corral.agent.effects import (
 from corral.agent.sandbox import run_directory
 from corral.agent.state import AgentState, Deadlines, Executor, ExecutorPhase, Framework, Task
 from corral.agent.status_updates import StatusUpdateManager
-from corral.core.ids import AgentId, ContainerId, ExecutorId, FrameworkId
+from corral.core.ids import AgentId, ContainerId, ExecutorId, FrameworkId, TaskId
 from corral.core.resources import Resources
 from corral.core.task_state import TaskState
 from corral.protocol.agent import ExecutorExited
@@ -33,8 +33,9 @@ from corral.protocol.mesos import AgentInfo, ExecutorInfo, Source, TaskInfo, Tas
 REGISTRATION, ESCALATION, COMPLETION = "registration", "escalation", "completion"
 REASON_CONTAINER_LAUNCH_FAILED = "REASON_CONTAINER_LAUNCH_FAILED"
 REASON_TASK_KILLED_DURING_LAUNCH = "REASON_TASK_KILLED_DURING_LAUNCH"
+REASON_EXECUTOR_TERMINATED = "REASON_EXECUTOR_TERMINATED"
 UNKNOWN_EXIT_STATUS = -1  # upstream's ExitedExecutorMessage status when no process ever ran
-TimerKey = tuple[str, FrameworkId, ExecutorId]
+TimerKey = tuple[str, FrameworkId, ExecutorId, TaskId | None]  # a task's own timer names its task
 
 
 class Ledger:
@@ -77,14 +78,22 @@ class Ledger:
         framework = self.state.frameworks.get(framework_id)
         return framework, (framework.executors.get(executor_id) if framework else None)
 
+    def new_container_id(self) -> ContainerId:
+        return self._new_container_id()
+
     def schedule(self, deadline: float, kind: str, executor: Executor) -> None:
-        self.timers.add(deadline, (kind, executor.framework_id, executor.id))
+        self.timers.add(deadline, (kind, executor.framework_id, executor.id, None))
+
+    def schedule_task(self, deadline: float, kind: str, task: Task) -> None:
+        self.timers.add(deadline, (kind, task.framework_id, task.executor_id, task.id))
 
     # ------------------------------------------------------------ records
 
-    def new_executor(self, framework: Framework, info: ExecutorInfo, *, is_command: bool) -> Executor:
+    def new_executor(
+        self, framework: Framework, info: ExecutorInfo, *, is_command: bool, is_default: bool = False
+    ) -> Executor:
         assert self.state.agent_id is not None
-        container_id = self._new_container_id()
+        container_id = self.new_container_id()
         directory = run_directory(
             self.config.work_dir, self.state.agent_id, framework.id, info.executor_id, container_id
         )
@@ -94,6 +103,7 @@ class Ledger:
             container_id=container_id,
             directory=directory,
             is_command=is_command,
+            is_default=is_default,
         )
         framework.executors[executor.id] = executor
         self.state.containers[container_id] = executor
@@ -162,11 +172,14 @@ class Ledger:
     def lost_state(framework: Framework) -> TaskState:
         return TaskState.TASK_DROPPED if framework.info.is_partition_aware else TaskState.TASK_LOST
 
-    def container_status(self, executor: Executor) -> JsonObject:
-        status: JsonObject = {
-            "container_id": ident(executor.container_id),
-            "network_infos": [{"ip_addresses": [{"ip_address": self.config.ip}]}],
-        }
+    def container_status(self, executor: Executor, task: Task | None = None) -> JsonObject:
+        """The executor's container, or the task's own (nested, with the executor's as parent) if it has one,
+        as upstream's default executor names it."""
+        network_infos: JsonObject = {"ip_addresses": [{"ip_address": self.config.ip}]}
+        if task is not None and task.container is not None:
+            nested = {**ident(task.container.container_id), "parent": ident(executor.container_id)}
+            return {"container_id": nested, "network_infos": [network_infos]}
+        status: JsonObject = {"container_id": ident(executor.container_id), "network_infos": [network_infos]}
         if executor.pid is not None:
             status["executor_pid"] = executor.pid
         return status
@@ -194,7 +207,7 @@ class Ledger:
             executor_id=executor.id,
             timestamp=now,
             uuid=self._new_uuid(),
-            extra={"container_status": self.container_status(executor)},
+            extra={"container_status": self.container_status(executor, task)},
         )
         return self.record_update(framework, executor, task, status, now)
 
@@ -229,6 +242,26 @@ class Ledger:
             reason=status.message or status.reason or "",
         )
         return [transition, *queued]
+
+    def drop(
+        self, framework: Framework, executor: Executor, tasks: tuple[TaskInfo, ...], now: float
+    ) -> list[Effect]:
+        """Tasks sent to an executor on its way out: upstream drops them (TASK_LOST, or TASK_DROPPED for a
+        partition-aware framework)."""
+        effects: list[Effect] = []
+        for info in tasks:
+            task = self.adopt(framework, executor, info, queued=False)
+            effects += self.report(
+                framework,
+                executor,
+                task,
+                self.lost_state(framework),
+                now,
+                source=Source.SOURCE_AGENT,
+                reason=REASON_EXECUTOR_TERMINATED,
+                message="Executor is terminating",
+            )
+        return effects
 
     def end_tasks(
         self,

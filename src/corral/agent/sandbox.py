@@ -1,8 +1,12 @@
 """Sandboxes, laid out as upstream's `src/slave/paths.hpp` does (`mesos.md` f.3):
 
     <work_dir>/slaves/<agent_id>/frameworks/<fid>/executors/<eid>/runs/<container_id>/{stdout,stderr,...}
+    <work_dir>/slaves/<agent_id>/frameworks/<fid>/executors/<eid>/runs/<container_id>/tasks/<task_id>/
     <work_dir>/slaves/<agent_id>/frameworks/<fid>/executors/<eid>/runs/latest -> <container_id>
     <work_dir>/slaves/latest -> <agent_id>
+
+The `tasks/<task_id>` sandboxes are those of a DEFAULT executor's tasks, each in a container nested in the
+executor's (upstream's default executor links `tasks/<task_id>` to its nested container's directory).
 
 The path functions are pure; `prepare` and `mark_latest_agent` touch the disk (a few syscalls each, so the
 runtime calls them on the event loop).
@@ -14,11 +18,13 @@ import contextlib
 import os
 from pathlib import Path
 
-from corral.core.ids import AgentId, ContainerId, ExecutorId, FrameworkId
+from corral.core.ids import AgentId, ContainerId, ExecutorId, FrameworkId, TaskId
 
 STDOUT = "stdout"
 STDERR = "stderr"
 LATEST = "latest"
+TASKS = "tasks"
+RUNS = "runs"
 
 
 def executor_directory(
@@ -34,7 +40,12 @@ def run_directory(
     executor_id: ExecutorId,
     container_id: ContainerId,
 ) -> Path:
-    return executor_directory(work_dir, agent_id, framework_id, executor_id) / "runs" / container_id
+    return executor_directory(work_dir, agent_id, framework_id, executor_id) / RUNS / container_id
+
+
+def task_directory(run_dir: Path, task_id: TaskId) -> Path:
+    """The sandbox of a DEFAULT executor's task, inside the executor's run directory."""
+    return run_dir / TASKS / task_id
 
 
 def virtual_latest(framework_id: FrameworkId, executor_id: ExecutorId) -> str:
@@ -54,9 +65,12 @@ def _point(link: Path, target: str) -> None:
         os.replace(temporary, link)
 
 
-def prepare(run_dir: Path) -> None:
-    """Create the run directory and point `runs/latest` at it."""
-    os.makedirs(run_dir, exist_ok=True)
+def prepare(sandbox: Path) -> None:
+    """Create a sandbox and point `runs/latest` at its run directory: the sandbox itself, or for a task's
+    sandbox (`runs/<container_id>/tasks/<task_id>`) the executor run directory it is in."""
+    os.makedirs(sandbox, exist_ok=True)
+    is_task = sandbox.parent.name == TASKS and sandbox.parent.parent.parent.name == RUNS
+    run_dir = sandbox.parent.parent if is_task else sandbox
     _point(run_dir.parent / LATEST, run_dir.name)
 
 

@@ -3,6 +3,8 @@
 Invariants:
 - A command task (TaskInfo.command) gets an executor record of its own, with `executor_id == task_id` and
   `is_command`; no executor process exists, the agent supervises the task's process directly.
+- A DEFAULT executor (LAUNCH_GROUP) is `is_default` and has no process either: each of its tasks has a
+  `TaskContainer` of its own (a nested container), listed in `AgentState.task_containers` until it ends.
 - A task lives in exactly one of its executor's `queued` (not yet delivered to an executor that has not
   subscribed), `tasks` (delivered or running, including terminal ones whose terminal update is not yet
   acknowledged) or `completed` (terminal and acknowledged).
@@ -45,6 +47,22 @@ class ExecutorPhase(StrEnum):
 class KillCause(StrEnum):
     FRAMEWORK = "FRAMEWORK"  # KILL or SHUTDOWN: the task ends TASK_KILLED
     MAX_COMPLETION_TIME = "MAX_COMPLETION_TIME"  # the task ends TASK_FAILED
+    TASK_GROUP = "TASK_GROUP"  # another task of its group failed or was killed: it ends TASK_KILLED
+
+
+@dataclass(slots=True, eq=False)
+class TaskContainer:
+    """The process of one task of a DEFAULT executor, in its own sandbox under the executor's run directory
+    (upstream: a nested container), supervised by the agent the way a command task's process is."""
+
+    container_id: ContainerId
+    directory: Path
+    group: tuple[TaskId, ...]  # the task group it was launched with, itself included
+    pid: int | None = None
+    kill_cause: KillCause | None = None
+    kill_grace: float | None = None  # for a kill requested before the process started
+    escalation_deadline: float | None = None
+    completion_deadline: float | None = None
 
 
 @dataclass(slots=True, eq=False)
@@ -55,6 +73,7 @@ class Task:
     state: TaskState = TaskState.TASK_STAGING
     statuses: list[TaskStatus] = field(default_factory=list)
     kill_requested: bool = False
+    container: TaskContainer | None = None  # only for tasks of a DEFAULT executor
 
     @property
     def id(self) -> TaskId:
@@ -68,6 +87,7 @@ class Executor:
     container_id: ContainerId
     directory: Path
     is_command: bool
+    is_default: bool = False  # the agent itself acts as this (DEFAULT) executor: see task_groups.py
     phase: ExecutorPhase = ExecutorPhase.REGISTERING
     pid: int | None = None
     exit_status: int | None = None
@@ -130,6 +150,7 @@ class AgentState:
         default_factory=lambda: deque(maxlen=MAX_COMPLETED_FRAMEWORKS)
     )
     containers: dict[ContainerId, Executor] = field(default_factory=dict)
+    task_containers: dict[ContainerId, Task] = field(default_factory=dict)  # live TaskContainers
     counters: dict[str, int] = field(default_factory=dict)
 
     def count(self, name: str) -> None:
