@@ -88,6 +88,19 @@ def make_executor_info(
     return ExecutorInfo.from_json(Reader(raw))
 
 
+def make_default_executor(
+    executor_id: str, *, cpus: float = 0.1, mem: float = 32, disk: float = 32
+) -> ExecutorInfo:
+    """A DEFAULT executor for LAUNCH_GROUP: no command, the agent runs the group (mesos.md a.6, which also
+    says it needs cpus, mem and disk)."""
+    raw: JsonObject = {
+        "executor_id": ident(executor_id),
+        "type": "DEFAULT",
+        "resources": _scalars(cpus, mem, disk),
+    }
+    return ExecutorInfo.from_json(Reader(raw))
+
+
 def make_executor_task(
     task_id: str,
     executor: ExecutorInfo | str,

@@ -399,23 +399,25 @@ class SimCluster:
     # ------------------------------------------------------------ processes and executors
 
     def _launch(self, agent: SimAgent, launch: ae.Launch) -> None:
-        executor = agent.core.state.containers.get(launch.container_id)
-        if executor is None:
-            failure: str | None = "the container is unknown to its agent"
+        state = agent.core.state
+        executor = state.containers.get(launch.container_id)
+        group_task = state.task_containers.get(launch.container_id)  # a task of a DEFAULT executor
+        if executor is not None:
+            name, framework_id, is_command = executor.id, executor.framework_id, executor.is_command
+        elif group_task is not None:  # runs like a command task; found by its task id
+            name, framework_id, is_command = ExecutorId(group_task.id), group_task.framework_id, True
         else:
-            failure = self.processes.launch_failure(executor.id)
-        if executor is None or failure is not None:
-            failed = ae.LaunchFailed(container_id=launch.container_id, message=failure or "")
-            self._send(ToAgent(agent, None, failed))
+            name, framework_id, is_command = ExecutorId(""), FrameworkId(""), True
+        failure = "the container is unknown to its agent" if not name else self.processes.launch_failure(name)
+        if failure is not None:
+            self._send(
+                ToAgent(agent, None, ae.LaunchFailed(container_id=launch.container_id, message=failure))
+            )
             return
         process = self.processes.spawn(
-            agent.name,
-            launch,
-            framework_id=executor.framework_id,
-            executor_id=executor.id,
-            is_command=executor.is_command,
+            agent.name, launch, framework_id=framework_id, executor_id=name, is_command=is_command
         )
-        if not executor.is_command:
+        if not is_command:
             self.executors.append(FakeExecutor(process, _ExecutorEdge(self, agent), self._uuids))
         self._send(ToAgent(agent, None, ae.ProcessStarted(container_id=launch.container_id, pid=process.pid)))
 
