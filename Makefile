@@ -5,9 +5,13 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 HTTP_PARSER := http-parser==0.9.0
 
-.PHONY: run test check lint typecheck unit integration bench fmt clean
+.PHONY: run test check lint typecheck unit integration bench fmt clean system-deps
 
-$(STAMP): pyproject.toml scripts/install-pymesos.sh
+# Debian packages (zookeeper for the integration tests, haproxy): checked on every run, installed only if missing.
+system-deps:
+	scripts/install-system-deps.sh
+
+$(STAMP): pyproject.toml scripts/install-pymesos.sh | system-deps
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'

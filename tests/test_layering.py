@@ -21,6 +21,7 @@ PURE_PACKAGES: dict[str, frozenset[str]] = {
     "core/": frozenset(),
     "protocol/": frozenset(),
     "frameworks/": frozenset({"driver.py"}),
+    "coord/": frozenset({"local.py", "zookeeper.py", "zk_store.py"}),
     "master/": frozenset({"http_api.py", "runtime.py", "agent_files.py"}),
     "agent/": frozenset(
         {
