@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from signal import SIGTERM
 
-import pytest
-
 from corral.core.task_state import TaskState
 from corral.testing.builders import make_task
 from corral.testing.sim import SimCluster, SimFramework
@@ -99,14 +97,6 @@ def test_updates_sent_while_the_framework_was_away_arrive_after_it_returns() -> 
     assert sim.tasks() == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="agent/core._shutdown_framework kills the tasks but keeps the framework: their TASK_KILLED "
-    "updates can never be acknowledged (the master removed the framework and answers each one with "
-    "another ShutdownFramework), so the agent resends them every 10 min forever and never retires the "
-    "framework, its executors or tasks; upstream Slave::removeFramework cleans up the framework's "
-    "status update streams (taskStatusUpdateManager->cleanup)",
-)
 def test_agent_forgets_a_removed_framework_and_stops_resending_its_updates() -> None:
     sim, fw = scheduler_with_a_task(failover_timeout=60)
     agent = sim.agents[0]

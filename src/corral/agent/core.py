@@ -63,6 +63,10 @@ from corral.protocol.mesos import AgentInfo, ExecutorInfo, FrameworkInfo, TaskIn
 CallProblem = tuple[int, str]
 
 
+def _shutting_down(framework: Framework) -> str:
+    return f"framework {framework.id} is shutting down"
+
+
 class AgentCore:
     def __init__(
         self,
@@ -173,6 +177,8 @@ class AgentCore:
                     return [
                         Ignored(text=f"shutdown of executor {msg.executor_id}, which this agent does not run")
                     ]
+                if framework.terminating:
+                    return [Ignored(text=f"shutdown of executor {executor.id}: {_shutting_down(framework)}")]
                 return self._shutdown(framework, executor, now)
             case ShutdownFramework():
                 return self._shutdown_framework(msg, now)
@@ -252,7 +258,7 @@ class AgentCore:
                 effects.append(Checkpoint(record=FrameworkRecord(info=info)))
             return framework, effects
         if framework.terminating:
-            return None, [Ignored(text=f"framework {info.id} is shutting down")]
+            return None, [Ignored(text=_shutting_down(framework))]
         framework.info = info
         return framework, []
 
@@ -260,6 +266,8 @@ class AgentCore:
         framework = self.state.frameworks.get(info.id) if info.id else None
         if framework is None:
             return []
+        if framework.terminating:
+            return [Ignored(text=f"update of framework info: {_shutting_down(framework)}")]
         framework.info = info
         return [Checkpoint(record=FrameworkRecord(info=info))] if info.checkpoint else []
 
@@ -303,6 +311,8 @@ class AgentCore:
         task = executor.task(msg.task_id) if executor else None
         if framework is None or executor is None or task is None:
             return [Ignored(text=f"kill of task {msg.task_id}, which this agent does not run")]
+        if framework.terminating:
+            return [Ignored(text=f"kill of task {task.id}: {_shutting_down(framework)}")]
         if task.state.is_terminal:
             return []
         if executor.is_command:
@@ -320,15 +330,22 @@ class AgentCore:
         return self.executors.shutdown(framework, executor, now)
 
     def _shutdown_framework(self, msg: ShutdownFramework, now: float) -> list[Effect]:
+        """`Slave::shutdownFramework`: shut down its executors and forget those already terminated; it is
+        retired (`Ledger.retire_framework`) once the last one is gone. Until then its updates are not sent."""
         framework = self.state.frameworks.get(msg.framework_id)
         if framework is None:
-            return []
+            return []  # unknown, or retired already: the master repeats itself
+        if framework.terminating:
+            return [Ignored(text=f"shutdown of framework {framework.id}, which is shutting down already")]
         framework.terminating = True
         effects: list[Effect] = [
             Transition(kind="framework", ident=framework.id, old="ACTIVE", new="TERMINATING")
         ]
         for executor in list(framework.executors.values()):
-            effects += self._shutdown(framework, executor, now)
+            if executor.phase is ExecutorPhase.TERMINATED:  # waiting for acknowledgements that cannot come
+                effects += self.ledger.retire(framework, executor)
+            else:
+                effects += self._shutdown(framework, executor, now)
         return effects + self.ledger.retire_framework(framework)
 
     def _acknowledge(self, msg: AcknowledgeUpdate, now: float) -> list[Effect]:

@@ -2,7 +2,8 @@
 
 Both lifecycles (command tasks and custom executors) change state only through these methods, so the
 invariants of `state.py` hold in one place: a task's update is recorded on the task before it enters the
-status update manager; an executor is retired (and its framework with it) only when nothing is pending.
+status update manager; an executor is retired (and its framework with it) only when nothing is pending, unless
+its framework is shutting down: then nothing is sent, and its streams are closed when it is retired.
 """
 
 from __future__ import annotations
@@ -151,8 +152,18 @@ class Ledger:
         return old
 
     def retire(self, framework: Framework, executor: Executor) -> list[Effect]:
-        """Forget a terminated executor whose tasks are all completed; then maybe its framework."""
-        if executor.phase is not ExecutorPhase.TERMINATED or executor.tasks or executor.queued:
+        """Forget a terminated executor whose tasks are all completed, or at once if its framework is shutting
+        down (upstream's `removeExecutor`: no acknowledgement will come); then maybe its framework."""
+        if executor.phase is not ExecutorPhase.TERMINATED:
+            return []
+        if framework.terminating:
+            for task in list(executor.all_tasks()):
+                framework.executor_of_task.pop(task.id, None)
+                executor.completed.append(task)
+            executor.tasks.clear()
+            executor.queued.clear()
+            executor.groups.clear()
+        elif executor.tasks or executor.queued:
             return []
         del framework.executors[executor.id]
         self.state.containers.pop(executor.container_id, None)
@@ -160,11 +171,16 @@ class Ledger:
         return self.retire_framework(framework)
 
     def retire_framework(self, framework: Framework) -> list[Effect]:
-        if framework.executors or framework.id not in self.state.frameworks:
+        """Forget a framework with no executors left (upstream's `removeFramework`): close its status update
+        streams, so that nothing of it is resent, and keep it for `/state` among the completed ones."""
+        if framework.executors or self.state.frameworks.get(framework.id) is not framework:
             return []
         del self.state.frameworks[framework.id]
+        dropped = self.updates.cleanup(framework.id)
         self.state.completed_frameworks.append(framework)
-        return [Transition(kind="framework", ident=framework.id, old="ACTIVE", new="COMPLETED")]
+        old = "TERMINATING" if framework.terminating else "ACTIVE"
+        reason = f"{dropped} unacknowledged status updates dropped" if dropped else ""
+        return [Transition(kind="framework", ident=framework.id, old=old, new="COMPLETED", reason=reason)]
 
     # ------------------------------------------------------------ status updates
 
@@ -214,6 +230,8 @@ class Ledger:
     def record_update(
         self, framework: Framework, executor: Executor, task: Task | None, status: TaskStatus, now: float
     ) -> list[Effect]:
+        if framework.terminating:
+            return self._record_unsent(framework, task, status)
         queued = self.updates.update(
             status,
             framework_id=framework.id,
@@ -230,18 +248,31 @@ class Ledger:
         self.state.count("valid_status_updates")
         if task is None:
             return queued
+        return [self._record_on(framework, task, status), *queued]
+
+    def _record_unsent(self, framework: Framework, task: Task | None, status: TaskStatus) -> list[Effect]:
+        """An update of a framework being shut down is not sent (upstream's `Slave::statusUpdate`: it could
+        never be acknowledged); the task still ends, for its executor's lifecycle and `/state`."""
+        self.state.count("invalid_status_updates")
+        if task is None or task.state.is_terminal:
+            text = (
+                f"{status.state} update of task {status.task_id}: framework {framework.id} is shutting down"
+            )
+            return [Ignored(text=text)]
+        return [self._record_on(framework, task, status)]
+
+    def _record_on(self, framework: Framework, task: Task, status: TaskStatus) -> Transition:
         old, task.state = task.state, status.state
         task.statuses.append(status)
         if status.state.is_terminal:
             self.state.count(f"tasks_{status.state.metric_name}")
-        transition = Transition(
+        return Transition(
             kind="task",
             ident=f"{task.id} of framework {framework.id}",
             old=old,
             new=status.state,
             reason=status.message or status.reason or "",
         )
-        return [transition, *queued]
 
     def drop(
         self, framework: Framework, executor: Executor, tasks: tuple[TaskInfo, ...], now: float

@@ -8,8 +8,11 @@ Invariants:
 - A task lives in exactly one of its executor's `queued` (not yet delivered to an executor that has not
   subscribed), `tasks` (delivered or running, including terminal ones whose terminal update is not yet
   acknowledged) or `completed` (terminal and acknowledged).
-- An executor leaves `Framework.executors` once it has terminated and all its tasks are completed; a
-  framework is forgotten once it has no executors left.
+- An executor leaves `Framework.executors` once it has terminated and all its tasks are completed (or, if
+  its framework is `terminating`, as soon as it has terminated: its tasks are completed then, acknowledged
+  or not); a framework is forgotten (kept among `completed_frameworks`) once it has no executors left.
+- A framework is `terminating` from the master's ShutdownFramework until it is forgotten: its executors are
+  shutting down, and its tasks' updates are recorded but not sent, since nothing could acknowledge them.
 """
 
 from __future__ import annotations

@@ -9,6 +9,8 @@ Rules (upstream's `TaskStatusUpdateManager`):
    every head goes out at once and its schedule restarts from `retry_min`.
 4. A duplicate (a uuid the stream has seen) and anything after a terminal update are dropped. The stream
    ends when its terminal update is acknowledged.
+5. A framework the agent forgets (`cleanup`, upstream's `TaskStatusUpdateManager::cleanup` from
+   `Slave::removeFramework`) loses its streams, acknowledged or not: nothing of it is resent after that.
 """
 
 from __future__ import annotations
@@ -97,6 +99,11 @@ class StatusUpdateManager:
     def has_pending(self, framework_id: FrameworkId, task_id: TaskId) -> bool:
         stream = self._streams.get((framework_id, task_id))
         return stream is not None and bool(stream.pending)
+
+    def cleanup(self, framework_id: FrameworkId) -> int:
+        """Close every stream of `framework_id`; returns how many updates were still unacknowledged."""
+        keys = [key for key in self._streams if key[0] == framework_id]
+        return sum(len(self._streams.pop(key).pending) for key in keys)  # their retries lapse in `retry`
 
     def retry(self, now: float) -> list[Effect]:
         """Resend every head whose retry time has come, doubling its interval."""

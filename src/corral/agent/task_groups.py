@@ -280,7 +280,8 @@ class DefaultExecutors:
     def _maybe_terminated(
         self, framework: Framework, executor: Executor, *, status: int = EXITED_NORMALLY
     ) -> list[Effect]:
-        """Upstream's default executor terminates by itself once none of its tasks is live."""
+        """Upstream's default executor terminates by itself once none of its tasks is live. It is retired once
+        their terminal updates are acknowledged, or at once if its framework is shutting down."""
         if executor.phase is ExecutorPhase.TERMINATED or executor.live_tasks():
             return []
         old = self.ledger.finish(executor, status)
@@ -294,6 +295,7 @@ class DefaultExecutors:
                 reason="all its tasks are terminal",
             ),
             SendToMaster(message=exited),
+            *self.ledger.retire(framework, executor),
         ]
 
     # ------------------------------------------------------------ killing and shutting down

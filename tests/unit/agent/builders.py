@@ -132,8 +132,15 @@ def subscribe(executor_id: str = "e1") -> ex.Subscribe:
 
 
 def statuses_of(core: AgentCore, task_id: str, executor_id: str | None = None) -> list[TaskStatus]:
-    """Every update the agent recorded for a task it still holds (not yet completed)."""
-    executor = core.state.frameworks[FRAMEWORK].executors[ExecutorId(executor_id or task_id)]
-    task = executor.task(TaskId(task_id))
-    assert task is not None
-    return task.statuses
+    """Every update the agent recorded for a task it still holds (not yet completed), or, once the framework
+    has been retired after a ShutdownFramework, for the task among the completed ones."""
+    wanted = ExecutorId(executor_id or task_id)
+    framework = core.state.frameworks.get(FRAMEWORK)
+    if framework is not None:
+        task = framework.executors[wanted].task(TaskId(task_id))
+        assert task is not None
+        return task.statuses
+    [retired] = [f for f in core.state.completed_frameworks if f.id == FRAMEWORK]
+    [executor] = [e for e in retired.completed_executors if e.id == wanted]
+    [done] = [t for t in executor.completed if t.id == task_id]
+    return done.statuses

@@ -133,3 +133,22 @@ def test_nothing_is_sent_while_disconnected_and_heads_go_out_at_once_on_reconnec
     clock.advance(300.0)
     assert sent(manager.resume(clock.now())) == [running, other]
     assert manager.next_deadline() == clock.now() + 10.0  # back to the minimum interval
+
+
+def test_cleanup_closes_one_frameworks_streams_and_nothing_of_it_is_resent() -> None:
+    clock = FakeClock()
+    manager = connected_manager(clock)
+    enqueue(manager, status(TaskState.TASK_RUNNING, 1), clock.now())
+    enqueue(manager, status(TaskState.TASK_KILLED, 2), clock.now())
+    other = TaskStatus(task_id=TID, state=TaskState.TASK_RUNNING, uuid=b"o" * 16)
+    manager.update(
+        other, framework_id=FrameworkId("g"), executor_id=EID, container_id=CID, checkpoint=False, now=0.0
+    )
+
+    assert manager.cleanup(FID) == 2  # both of its unacknowledged updates
+    assert manager.cleanup(FID) == 0
+    assert not manager.has_pending(FID, TID) and manager.has_pending(FrameworkId("g"), TID)
+    assert manager.acknowledge(FID, TID, (1).to_bytes(16, "big"), clock.now()) is None
+    clock.advance(3600.0)
+    assert sent(manager.retry(clock.now())) == [other]  # the other framework's head only
+    assert sent(manager.resume(clock.now())) == [other]
