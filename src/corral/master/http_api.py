@@ -18,7 +18,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from corral.core.errors import DecodeError
 from corral.core.ids import AgentId
@@ -40,6 +40,9 @@ _DECODE_ERRORS = (DecodeError, ValueError, TypeError, OverflowError, RecursionEr
 # The API endpoints answer 405 themselves, with upstream's `Allow: POST`.
 _ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
 _JSONP_CALLBACK = re.compile(r"^[A-Za-z_$][\w$.]*$")
+_SCHEDULER_PATHS = ("/api/v1/scheduler", "/master/api/v1/scheduler")
+# What Starlette sends for `Response(status_code=200 or 202)`.
+_EMPTY_BODY_HEADERS = [(b"content-length", b"0")]
 
 
 class _Stream(StreamingResponse):
@@ -74,6 +77,24 @@ async def _records(queue: asyncio.Queue[bytes | None]) -> AsyncIterator[bytes]:
             return
 
 
+async def _read_body(receive: Receive) -> bytes | None:
+    """The whole request body, as Starlette's `Request.body()` reads it; None if the client disconnected."""
+    message = await receive()
+    if message["type"] != "http.request":
+        return None
+    body: bytes = message.get("body", b"")
+    if not message.get("more_body", False):
+        return body
+    chunks = [body]
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return None
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
 def _text(status: int, message: str) -> Response:
     return PlainTextResponse(message, status_code=status)
 
@@ -99,17 +120,42 @@ class MasterApi:
 
     # ------------------------------------------------------------ v1 scheduler API
 
-    async def scheduler(self, request: Request) -> Response:
-        if request.method != "POST":
+    async def scheduler(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A raw ASGI endpoint: the hot path (a 202 for ACKNOWLEDGE, ACCEPT, ...) skips Starlette's routing,
+        middleware, Request and Response objects; every other answer is the Response `_scheduler` returns."""
+        response = await self._scheduler(scope, receive)
+        if response is None:  # the client went away before sending the whole body
+            return
+        if isinstance(response, int):
+            await send({"type": "http.response.start", "status": response, "headers": _EMPTY_BODY_HEADERS})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        await response(scope, receive, send)
+
+    async def _scheduler(self, scope: Scope, receive: Receive) -> Response | int | None:
+        """The answer to a scheduler call: a Response, or the status of an empty one (200, 202)."""
+        if scope["method"] != "POST":
             return Response(status_code=405, headers={"Allow": "POST"})
-        content_type = request.headers.get("content-type")
+        content_type = accept = sent_stream_id = None
+        for name, value in scope["headers"]:  # names are lower case; the first of each counts
+            if name == b"content-type":
+                if content_type is None:
+                    content_type = value.decode("latin-1")
+            elif name == b"mesos-stream-id":
+                if sent_stream_id is None:
+                    sent_stream_id = value.decode("latin-1")
+            elif name == b"accept" and accept is None:
+                accept = value.decode("latin-1")
         if content_type is None:
             return _text(400, "Expecting 'Content-Type' to be present")
         if content_type != JSON:
             return _text(
                 415, f"Expecting 'Content-Type' of {JSON} (Corral does not speak application/x-protobuf)"
             )
-        obj = _decode_body(await request.body())
+        body = await _read_body(receive)
+        if body is None:
+            return None
+        obj = _decode_body(body)
         if isinstance(obj, Response):
             return obj
         try:
@@ -121,9 +167,9 @@ class MasterApi:
             return _text(400, f"Failed to convert JSON into Call protobuf: {e}")
         runtime = self.runtime
         if isinstance(call, Subscribe):
-            if "mesos-stream-id" in request.headers:
+            if sent_stream_id is not None:
                 return _text(400, "Subscribe calls should not include the 'Mesos-Stream-Id' header")
-            if not _accepts_json(request.headers.get("accept")):
+            if not _accepts_json(accept):
                 return _text(406, f"Expecting 'Accept' to allow {JSON}")
             stream_id, queue = runtime.open_stream(framework_id, call)
             return _Stream(
@@ -135,7 +181,6 @@ class MasterApi:
             return _text(400, "Framework cannot be found")
         if not framework.connected:
             return _text(403, "Framework is not subscribed")
-        sent_stream_id = request.headers.get("mesos-stream-id")
         if sent_stream_id is None:
             return _text(400, "All non-subscribe calls should include the 'Mesos-Stream-Id' header")
         if sent_stream_id != framework.stream_id:
@@ -148,9 +193,9 @@ class MasterApi:
             if problem := runtime.core.update_problem(framework_id, call):
                 return _text(400, problem)
             runtime.submit(FrameworkCall(framework_id=framework_id, call=call))
-            return Response(status_code=200)
+            return 200
         runtime.submit(FrameworkCall(framework_id=framework_id, call=call))
-        return Response(status_code=202)
+        return 202
 
     # ------------------------------------------------------------ Corral's agent API
 
@@ -265,12 +310,24 @@ class MasterApi:
         return await self.files.proxy(request, "download")
 
 
-def build_app(runtime: MasterRuntime) -> Starlette:
+class _Endpoint:
+    """Makes a Route call `app` as ASGI (Starlette wraps plain functions and methods in a Request)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+
+
+def build_app(runtime: MasterRuntime) -> ASGIApp:
+    """The master's ASGI app: the scheduler API in front (every framework call, so it must be cheap), then
+    Starlette's router for the rest (and for whatever the front does not take, e.g. a trailing slash)."""
     api = MasterApi(runtime)
     get = ["GET"]
+    scheduler = _Endpoint(api.scheduler)
     routes = [
-        Route("/api/v1/scheduler", api.scheduler, methods=_ANY_METHOD),
-        Route("/master/api/v1/scheduler", api.scheduler, methods=_ANY_METHOD),
+        *(Route(path, scheduler, methods=_ANY_METHOD) for path in _SCHEDULER_PATHS),
         Route("/api/v1/agent", api.agent, methods=_ANY_METHOD),
         Route("/version", api.version, methods=get),
         *(
@@ -288,4 +345,14 @@ def build_app(runtime: MasterRuntime) -> Starlette:
         Route("/files/read", api.read, methods=get),
         Route("/files/download", api.download, methods=get),
     ]
-    return Starlette(routes=routes)
+    router = Starlette(routes=routes)
+    methods = frozenset(_ANY_METHOD)
+    scheduler_api = api.scheduler
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] in _SCHEDULER_PATHS and scope["method"] in methods:
+            await scheduler_api(scope, receive, send)
+        else:
+            await router(scope, receive, send)
+
+    return app

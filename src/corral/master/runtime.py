@@ -12,7 +12,6 @@ allocation.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import logging
 import random
@@ -117,24 +116,30 @@ class MasterRuntime:
                     log.debug("agent %s <- %s", effect.agent_id, type(effect.message).__name__)
                     self._agent_queues[connection].put_nowait(effect.message)
             case WakeAt():
-                self._deadline = effect.deadline
-                self._wakeup.set()
+                if effect.deadline != self._deadline:  # every message repeats the deadline: wake on news only
+                    self._deadline = effect.deadline
+                    self._wakeup.set()
             case Notice():
                 log.info("%s", effect.text)
 
     async def run(self) -> None:
         """Deliver ticks (allocation, heartbeats, timeouts) until cancelled."""
+        loop = asyncio.get_running_loop()
         self.submit(Tick())
         while True:
             deadline = self._deadline
             self._wakeup.clear()
             delay = None if deadline is None else deadline - self.clock.now()
-            if delay is not None and delay <= 0:
+            if delay is None:
+                await self._wakeup.wait()
+            elif delay <= 0:
                 await asyncio.sleep(0)  # let this loop turn's other handlers run first: their work coalesces
             else:
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(delay):
-                        await self._wakeup.wait()
+                timer = loop.call_later(delay, self._wakeup.set)
+                try:
+                    await self._wakeup.wait()
+                finally:
+                    timer.cancel()
             if self._deadline is not None and self._deadline <= self.clock.now():
                 self.submit(Tick())
 
