@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import gc
 import logging
 import os
 import signal
@@ -116,8 +117,16 @@ async def run_until_signal(main: Coroutine[Any, Any, None]) -> None:
                 loop.remove_signal_handler(signum)
 
 
+# A daemon allocates many short-lived objects per request; the default first-generation threshold (700) spent
+# ~13% of `corral dev`'s CPU in the collector under the launch benchmark. Startup objects live forever: freeze
+# them out of every collection.
+GC_THRESHOLDS = (10_000, 20, 20)
+
+
 def run_daemon(main: Callable[[], Coroutine[Any, Any, None]]) -> int:
     """asyncio.run the daemon; the process exit code: 0 after a signal, 1 if a runtime or server crashed."""
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
     try:
         asyncio.run(run_until_signal(main()))
     except StartupError:

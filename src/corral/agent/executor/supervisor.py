@@ -30,6 +30,8 @@ import selectors
 import signal
 import socket
 import sys
+import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,6 +43,10 @@ from corral.agent.sandbox import STDERR, STDOUT, prepare
 log = logging.getLogger("corral.supervisor")
 
 LOST_STATUS = 0xFF << 8  # exit code 255: the status could not be collected
+# Requests handled between two looks at the selector: replies go out and exits are reaped in between, so a
+# burst of launches streams TASK_RUNNING back instead of answering the whole burst at once.
+BATCH = 16
+FIRST_AGENT_TIMEOUT = 60.0
 
 
 def socket_name(work_dir: Path) -> str:
@@ -64,17 +70,25 @@ class Supervisor:
         self._agent: _Connection | None = None
         self._running: dict[int, tuple[str, int]] = {}  # pidfd -> (id, pid)
         self._exited: dict[int, tuple[str, int]] = {}  # pid -> (id, wait status), until collected
+        self._backlog: deque[bytes] = deque()  # request lines read but not handled yet
 
     def run(self) -> None:
         while self._agent is not None or self._running or self._exited:
-            for key, events in self._selector.select():
+            for key, events in self._selector.select(0 if self._backlog else None):
                 key.data(key.fileobj, events)
+            self._work()
         log.info("no agent and no tasks left: exiting")
 
-    def wait_for_first_agent(self) -> None:
+    def wait_for_first_agent(self, timeout: float) -> bool:
+        """Whether an agent connected in time (the one that started us may have died meanwhile)."""
+        deadline = time.monotonic() + timeout
         while self._agent is None:
-            for key, events in self._selector.select():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            for key, events in self._selector.select(left):
                 key.data(key.fileobj, events)
+        return True
 
     # ------------------------------------------------------------ the agent connection
 
@@ -85,6 +99,7 @@ class Supervisor:
             log.info("a new agent connected: dropping the previous connection")
             self._drop()
         self._agent = _Connection(sock)
+        self._backlog.clear()  # requests of a connection that is gone are not answered to the new one
         self._selector.register(sock, selectors.EVENT_READ, self._on_agent)
         running = [{"id": i, "pid": pid} for i, pid in self._running.values()]
         exited = [{"id": i, "pid": pid, "status": s} for pid, (i, s) in self._exited.items()]
@@ -117,12 +132,14 @@ class Supervisor:
         agent.inbox += data
         *lines, rest = agent.inbox.split(b"\n")
         agent.inbox = bytearray(rest)
-        for line in lines:
-            if line.strip():
-                self._handle(line)
+        self._backlog.extend(bytes(line) for line in lines if line.strip())
+
+    def _work(self) -> None:
+        for _ in range(min(BATCH, len(self._backlog))):
+            self._handle(self._backlog.popleft())
         self._flush()
 
-    def _handle(self, line: bytes | bytearray) -> None:
+    def _handle(self, line: bytes) -> None:
         try:
             request = orjson.loads(line)
             op = request["op"]
@@ -200,8 +217,10 @@ def main(argv: list[str]) -> int:
     listener.listen(4)
     supervisor = Supervisor(listener)
     with contextlib.suppress(KeyboardInterrupt):
-        supervisor.wait_for_first_agent()
-        supervisor.run()
+        if supervisor.wait_for_first_agent(FIRST_AGENT_TIMEOUT):
+            supervisor.run()
+        else:
+            log.info("no agent connected within %g s: exiting", FIRST_AGENT_TIMEOUT)
     return 0
 
 
