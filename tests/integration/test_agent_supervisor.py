@@ -22,12 +22,15 @@ class Recorder:
     started: dict[str, int] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
     exited: dict[str, int] = field(default_factory=dict)
+    exited_pids: list[int] = field(default_factory=list)
+
+    def on_exit(self, container_id: str, pid: int, status: int) -> None:
+        self.exited[container_id] = status
+        self.exited_pids.append(pid)
 
     def callbacks(self) -> Callbacks:
         return Callbacks(
-            started=self.started.__setitem__,
-            failed=self.failed.__setitem__,
-            exited=lambda cid, pid, status: self.exited.__setitem__(cid, status),
+            started=self.started.__setitem__, failed=self.failed.__setitem__, exited=self.on_exit
         )
 
 
@@ -46,6 +49,9 @@ class Connected:
     reader: asyncio.Task[None]
 
     async def close(self) -> None:
+        """Collect every exit seen, so the supervisor, with no agent and nothing left, exits."""
+        for pid in self.seen.exited_pids:
+            self.link.collected(pid)
         self.reader.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await self.reader

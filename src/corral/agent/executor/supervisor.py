@@ -16,7 +16,9 @@ limit, no stale file to clean up). One agent is connected at a time; a newer con
                           {"op":"failed","id":ID,"error":TEXT}
                           {"op":"exited","id":ID,"pid":PID,"status":RAW_WAIT_STATUS}
 
-It exits when no agent is connected and it has neither a running task nor an uncollected exit.
+It exits when no agent is connected and it has neither a running task nor an uncollected exit, or when no
+task runs and no agent has come for `RECOVERY_TIMEOUT` (upstream's `--recovery_timeout`, after which its
+executors stop waiting for an agent): the exits nobody collected are dropped then.
 Run as `python -m corral.agent.executor.supervisor WORK_DIR`.
 """
 
@@ -47,6 +49,7 @@ LOST_STATUS = 0xFF << 8  # exit code 255: the status could not be collected
 # burst of launches streams TASK_RUNNING back instead of answering the whole burst at once.
 BATCH = 16
 FIRST_AGENT_TIMEOUT = 60.0
+RECOVERY_TIMEOUT = 15 * 60.0
 
 
 def socket_name(work_dir: Path) -> str:
@@ -71,10 +74,22 @@ class Supervisor:
         self._running: dict[int, tuple[str, int]] = {}  # pidfd -> (id, pid)
         self._exited: dict[int, tuple[str, int]] = {}  # pid -> (id, wait status), until collected
         self._backlog: deque[bytes] = deque()  # request lines read but not handled yet
+        self._alone_since = time.monotonic()  # when the last agent left
 
     def run(self) -> None:
         while self._agent is not None or self._running or self._exited:
-            for key, events in self._selector.select(0 if self._backlog else None):
+            waiting_for_recovery = self._agent is None and not self._running
+            if waiting_for_recovery:
+                left = self._alone_since + RECOVERY_TIMEOUT - time.monotonic()
+                if left <= 0:
+                    log.info(
+                        "no agent for %g s: dropping %d uncollected exits",
+                        RECOVERY_TIMEOUT,
+                        len(self._exited),
+                    )
+                    break
+            timeout = 0 if self._backlog else (left if waiting_for_recovery else None)
+            for key, events in self._selector.select(timeout):
                 key.data(key.fileobj, events)
             self._work()
         log.info("no agent and no tasks left: exiting")
@@ -108,6 +123,7 @@ class Supervisor:
 
     def _drop(self) -> None:
         agent, self._agent = self._agent, None
+        self._alone_since = time.monotonic()
         if agent is not None:
             self._selector.unregister(agent.sock)
             agent.sock.close()
