@@ -22,7 +22,7 @@ PURE_PACKAGES: dict[str, frozenset[str]] = {
     "protocol/": frozenset(),
     "frameworks/": frozenset({"driver.py"}),
     "coord/": frozenset({"local.py", "zookeeper.py", "zk_store.py"}),
-    "master/": frozenset({"http_api.py", "runtime.py", "agent_files.py"}),
+    "master/": frozenset({"http_api.py", "runtime.py", "agent_files.py", "operator_api.py"}),
     "agent/": frozenset(
         {
             "http_api.py",
@@ -36,7 +36,9 @@ PURE_PACKAGES: dict[str, frozenset[str]] = {
             "sandbox.py",
         }
     ),
-    "marathon/": frozenset({"http_api.py", "runtime.py", "store.py", "events.py", "ui/"}),
+    "marathon/": frozenset(
+        {"http_api.py", "runtime.py", "store.py", "events.py", "service.py", "service_ports.py", "ui/"}
+    ),
     "chronos/": frozenset({"http_api.py", "runtime.py", "store.py", "ui/"}),
     "lb/": frozenset({"haproxy.py", "runtime.py"}),
 }

@@ -4,24 +4,32 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable, Coroutine
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import click
 
 from corral.agent.config import AgentConfig
+from corral.cli.chronos_commands import dev_chronos_service
 from corral.cli.dev_plan import DevOptions, DevPlan, PlanError, plan_dev
 from corral.cli.flags import (
+    ALLOCATOR,
     ATTRIBUTES,
     DURATION,
     MASTER,
+    MIN_ALLOCATABLE,
+    RESERVED_RESOURCES,
     RESOURCES,
+    ROLES,
+    WEIGHTS,
     flag,
     format_duration,
     log_level_flag,
     port_flag,
     setup_logging,
 )
+from corral.cli.marathon_commands import dev_marathon_service
 from corral.cli.runner import (
     Listener,
     Service,
@@ -33,6 +41,7 @@ from corral.cli.runner import (
     serve_all,
 )
 from corral.core.attributes import Attribute
+from corral.core.reservations import ReservedResources
 from corral.core.resources import Resources
 from corral.master.config import MasterConfig
 
@@ -78,8 +87,8 @@ def banner(plan: DevPlan, work_dir: Path) -> str:
     for i, agent in enumerate(plan.agents):
         extra = f"   resources {agent.resources}" if agent.resources else ""
         lines.append(f"  agent-{i:<5} http://{agent.ip}:{agent.port}{extra}")
-    lines.append(f"  marathon    port {plan.marathon_port}: not part of this build yet")
-    lines.append(f"  chronos     port {plan.chronos_port}: not part of this build yet")
+    lines.append(f"  marathon    http://{plan.master.ip}:{plan.marathon_port}")
+    lines.append(f"  chronos     http://{plan.master.ip}:{plan.chronos_port}")
     lines.append("Press Ctrl-C to stop.")
     return "\n".join(lines)
 
@@ -93,8 +102,14 @@ def banner(plan: DevPlan, work_dir: Path) -> str:
 @port_flag(
     "agent_port", 5051, "Port of the first agent; agent i listens on agent_port + i (0: any free port)."
 )
-@port_flag("marathon_port", 8080, "Marathon's port (Marathon arrives in a later release).")
-@port_flag("chronos_port", 4400, "Chronos's port (Chronos arrives in a later release).")
+@port_flag("marathon_port", 8080, "Marathon's port (its v2 REST API).")
+@port_flag("chronos_port", 4400, "Chronos's port (its REST API).")
+@flag(
+    "chronos_failure_retry",
+    type=click.IntRange(0),
+    default=60_000,
+    help="Milliseconds between a failed Chronos run and its retry (Chronos's --failure_retry).",
+)
 @flag("agents", type=click.IntRange(1, 256), default=1, help="Number of agents.")
 @flag(
     "resources",
@@ -115,6 +130,7 @@ def dev(
     agent_port: int,
     marathon_port: int,
     chronos_port: int,
+    chronos_failure_retry: int,
     agents: int,
     resources: Resources | None,
     attributes: tuple[Attribute, ...] | None,
@@ -150,10 +166,19 @@ def dev(
         make_dirs(plan.master.work_dir, *(a.work_dir for a in plan.agents))
         listeners = [Listener("master", ip, plan.master.port)]
         listeners += [Listener(f"agent {i}", ip, a.port) for i, a in enumerate(plan.agents)]
-        sockets = bind_all(listeners)
+        sockets = bind_all(
+            [
+                *listeners,
+                Listener("marathon", ip, plan.marathon_port),
+                Listener("chronos", ip, plan.chronos_port),
+            ]
+        )
+        chronos_sock = sockets.pop()
+        marathon_sock = sockets.pop()
     except StartupError as e:
         raise click.ClickException(str(e)) from None
     plan = plan.with_ports(bound_port(sockets[0]), [bound_port(s) for s in sockets[1:]])
+    plan = replace(plan, marathon_port=bound_port(marathon_sock), chronos_port=bound_port(chronos_sock))
     click.echo(banner(plan, options.work_dir.absolute()))
 
     async def main() -> None:
@@ -163,6 +188,12 @@ def dev(
         for i, (config, sock) in enumerate(zip(plan.agents, sockets[1:], strict=True)):
             agent = AgentRuntime(config, link)
             services.append(Service(f"agent-{i}", agent.app, sock, agent.run))
+        services.append(dev_marathon_service(plan, options.work_dir.absolute(), marathon_sock))
+        services.append(
+            dev_chronos_service(
+                plan, options.work_dir.absolute(), chronos_sock, failure_retry_ms=chronos_failure_retry
+            )
+        )
         await serve_all(services)
 
     return _start(main)
@@ -182,6 +213,15 @@ def dev(
 @flag(
     "offer_timeout", callback=DURATION, help="Rescind offers not used within this duration (default: never)."
 )
+@flag("allocator", callback=ALLOCATOR, default="HierarchicalDRF", help="HierarchicalDRF or random.")
+@flag("roles", callback=ROLES, help="The only roles frameworks may use, e.g. 'eng,ops' (default: any).")
+@flag("weights", callback=WEIGHTS, help="Initial role weights, e.g. 'eng=2,ops=1' (default 1).")
+@flag(
+    "min_allocatable_resources",
+    callback=MIN_ALLOCATABLE,
+    default="cpus:0.01|mem:32",
+    help="Offers smaller than every '|'-separated set are withheld (';' joins resources in a set).",
+)
 @log_level_flag()
 def master(
     *,
@@ -191,6 +231,10 @@ def master(
     work_dir: Path,
     allocation_interval: float,
     offer_timeout: float | None,
+    allocator: str,
+    roles: frozenset[str] | None,
+    weights: dict[str, float] | None,
+    min_allocatable_resources: str,
     log_level: str,
 ) -> int:
     """Run a master: the v1 scheduler API, /master/state, the agents' registration endpoint."""
@@ -215,6 +259,10 @@ def master(
         work_dir=work_dir.absolute(),
         allocation_interval=allocation_interval,
         offer_timeout=offer_timeout,
+        allocator=allocator,
+        roles=roles,
+        weights=weights or {},
+        min_allocatable_resources=min_allocatable_resources,
     )
     timeout = format_duration(offer_timeout) if offer_timeout else "none"
     click.echo(
@@ -239,7 +287,10 @@ def master(
 @_work_dir(".corral/agent", "Where the agent keeps sandboxes and checkpoints.")
 @flag("master", callback=MASTER, default="127.0.0.1:5050", help="The master, host:port (or file:///path).")
 @flag(
-    "resources", callback=RESOURCES, help="e.g. 'cpus:4;mem:4096;ports:[31000-32000]'; the rest is detected."
+    "resources",
+    callback=RESERVED_RESOURCES,
+    help="e.g. 'cpus:4;mem:4096;ports:[31000-32000]', 'cpus(eng):2' reserves for role eng; "
+    "the rest is detected.",
 )
 @flag("attributes", callback=ATTRIBUTES, help="e.g. 'rack:r1;zone:west'.")
 @log_level_flag()
@@ -250,7 +301,7 @@ def agent(
     hostname: str | None,
     work_dir: Path,
     master: str,
-    resources: Resources | None,
+    resources: ReservedResources | None,
     attributes: tuple[Attribute, ...] | None,
     log_level: str,
 ) -> int:
@@ -272,7 +323,8 @@ def agent(
         hostname=hostname,
         work_dir=work_dir.absolute(),
         master=master,
-        resources=resources,
+        resources=resources.total() if resources is not None else None,
+        reservations=resources.reserved if resources is not None else {},
         attributes=attributes or (),
     )
     click.echo(f"Corral agent on http://{ip}:{config.port}, master {master} (work dir {config.work_dir})")

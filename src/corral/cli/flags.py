@@ -19,6 +19,7 @@ from click.core import ParameterSource
 
 from corral.core.attributes import Attribute, parse_attributes
 from corral.core.errors import ResourceParseError
+from corral.core.reservations import ReservedResources, parse_reserved_resources
 from corral.core.resources import Resources, parse_resources
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -98,6 +99,37 @@ def _resources(text: str) -> Resources:
     return parse_resources(text)
 
 
+def _reserved_resources(text: str) -> ReservedResources:
+    """An agent's `--resources`, where `cpus(eng):2` statically reserves for role `eng`."""
+    return parse_reserved_resources(text)
+
+
+def _allocator(text: str) -> str:
+    from corral.master.allocator import ALLOCATORS, make_allocator
+
+    make_allocator(text)  # raises ValueError for an unknown name
+    return next((a for a in ALLOCATORS if a.lower() == text.lower()), text)
+
+
+def _weights(text: str) -> dict[str, float]:
+    from corral.master.roles import parse_weights
+
+    return parse_weights(text)
+
+
+def _roles(text: str) -> frozenset[str]:
+    from corral.master.roles import parse_roles
+
+    return parse_roles(text)
+
+
+def _min_allocatable(text: str) -> str:
+    from corral.master.allocator import parse_min_allocatable
+
+    parse_min_allocatable(text)  # raises ValueError
+    return text
+
+
 def _attributes(text: str) -> tuple[Attribute, ...]:
     return parse_attributes(text)
 
@@ -106,6 +138,11 @@ DURATION = _convert(parse_duration)
 RESOURCES = _convert(_resources)
 ATTRIBUTES = _convert(_attributes)
 MASTER = _convert(parse_master)
+RESERVED_RESOURCES = _convert(_reserved_resources)
+ALLOCATOR = _convert(_allocator)
+WEIGHTS = _convert(_weights)
+ROLES = _convert(_roles)
+MIN_ALLOCATABLE = _convert(_min_allocatable)
 
 
 class FlagOption(click.Option):

@@ -11,8 +11,10 @@ from collections.abc import Sequence
 
 import click
 
+from corral.cli.chronos_commands import chronos
 from corral.cli.client_commands import cluster, task
 from corral.cli.daemons import agent, dev, master
+from corral.cli.marathon_commands import marathon
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
@@ -27,6 +29,8 @@ def cli() -> None:
 cli.add_command(dev)
 cli.add_command(master)
 cli.add_command(agent)
+cli.add_command(marathon)
+cli.add_command(chronos)
 cli.add_command(cluster)
 cli.add_command(task)
 

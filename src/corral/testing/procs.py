@@ -67,6 +67,8 @@ class DevProcess:
     log_path: Path
     agents: int
     _http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=5.0, trust_env=False))
+    chronos: str = ""  # host:port of Chronos when start_dev was given a chronos port
+    marathon: str = ""  # host:port of Marathon when start_dev was given a marathon port
 
     @property
     def url(self) -> str:
@@ -153,6 +155,8 @@ def start_dev(
     extra_args: Sequence[str] = (),
     env: dict[str, str] | None = None,
     ready_timeout: float = 20.0,
+    chronos_port: int = 0,
+    marathon_port: int = 0,
 ) -> DevProcess:
     """Start `corral dev` with its work dir under `base_dir`, the master on a free port, agents on any."""
     [master_port] = free_ports(1)
@@ -170,9 +174,9 @@ def start_dev(
         "--agent_port",
         "0",
         "--marathon_port",
-        "0",
+        str(marathon_port),
         "--chronos_port",
-        "0",
+        str(chronos_port),
         "--agents",
         str(agents),
         *(["--resources", resources] if resources else []),
@@ -183,6 +187,10 @@ def start_dev(
             args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=clean_env(env)
         )
     dev = DevProcess(proc, f"{HOST}:{master_port}", work_dir, log_path, agents)
+    if chronos_port:
+        dev.chronos = f"{HOST}:{chronos_port}"
+    if marathon_port:
+        dev.marathon = f"{HOST}:{marathon_port}"
     try:
         dev.wait_ready(ready_timeout)
     except BaseException:
