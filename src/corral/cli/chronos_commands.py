@@ -17,16 +17,14 @@ import click
 from corral.chronos.runtime import ChronosConfig, ChronosRuntime
 from corral.chronos.scheduler import SchedulerConfig
 from corral.cli.dev_plan import DevPlan
-from corral.cli.flags import MASTER, FlagOption, log_level_flag, setup_logging
+from corral.cli.flags import MASTER, flag, log_level_flag, setup_logging
 from corral.cli.runner import (
-    Listener,
     Service,
-    StartupError,
-    bind_all,
+    bind_daemon,
     bound_port,
     make_dirs,
-    run_daemon,
     serve_all,
+    start_daemon,
 )
 from corral.coord.local import SqliteStore
 
@@ -35,13 +33,7 @@ DEFAULT_FAILURE_RETRY_MS = 60_000
 
 
 def _chronos_flag(name: str, **kwargs: Any) -> Callable[[Any], Any]:
-    spellings = [f"--{name}"]
-    if "_" in name:
-        spellings.append(f"--{name.replace('_', '-')}")
-    kwargs.setdefault("show_default", "default" in kwargs)
-    return click.option(
-        *spellings, name, cls=FlagOption, envvar=f"CHRONOS_{name.upper()}", show_envvar=True, **kwargs
-    )
+    return flag(name, env_prefix="CHRONOS", **kwargs)
 
 
 def chronos_service(config: ChronosConfig, sock: socket.socket) -> Service:
@@ -107,11 +99,7 @@ def chronos(
 ) -> int:
     """Run Chronos: scheduled and dependent jobs on the master's offers, with Chronos's REST API."""
     setup_logging(log_level)
-    try:
-        make_dirs(work_dir)
-        [sock] = bind_all([Listener("chronos", http_address, http_port)])
-    except StartupError as e:
-        raise click.ClickException(str(e)) from None
+    sock = bind_daemon("chronos", http_address, http_port, work_dir)
     config = ChronosConfig(
         master=master,
         http_address=http_address,
@@ -126,7 +114,4 @@ def chronos(
     async def main() -> None:
         await serve_all([chronos_service(config, sock)])
 
-    try:
-        return run_daemon(main)
-    except StartupError as e:
-        raise click.ClickException(str(e)) from None
+    return start_daemon(main)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -35,10 +35,11 @@ from corral.cli.runner import (
     Service,
     StartupError,
     bind_all,
+    bind_daemon,
     bound_port,
     make_dirs,
-    run_daemon,
     serve_all,
+    start_daemon,
 )
 from corral.core.attributes import Attribute
 from corral.core.reservations import ReservedResources
@@ -65,13 +66,6 @@ def _ip_flag() -> Callable[[Any], Any]:
 
 def _runtime_missing(what: str, error: ImportError) -> click.ClickException:
     return click.ClickException(f"the {what} runtime is not available in this build ({error})")
-
-
-def _start(main: Callable[[], Coroutine[Any, Any, None]]) -> int:
-    try:
-        return run_daemon(main)
-    except StartupError as e:
-        raise click.ClickException(str(e)) from None
 
 
 # ------------------------------------------------------------------ corral dev
@@ -196,7 +190,7 @@ def dev(
         )
         await serve_all(services)
 
-    return _start(main)
+    return start_daemon(main)
 
 
 # ------------------------------------------------------------------ corral master
@@ -247,11 +241,7 @@ def master(
     except ImportError as e:
         raise _runtime_missing("master", e) from None
     setup_logging(log_level)
-    try:
-        make_dirs(work_dir)
-        [sock] = bind_all([Listener("master", ip, port)])
-    except StartupError as e:
-        raise click.ClickException(str(e)) from None
+    sock = bind_daemon("master", ip, port, work_dir)
     config = MasterConfig(
         ip=ip,
         port=bound_port(sock),
@@ -274,7 +264,7 @@ def master(
         runtime = MasterRuntime(config)
         await serve_all([Service("master", runtime.app, sock, runtime.run)])
 
-    return _start(main)
+    return start_daemon(main)
 
 
 # ------------------------------------------------------------------ corral agent
@@ -312,11 +302,7 @@ def agent(
     except ImportError as e:
         raise _runtime_missing("agent", e) from None
     setup_logging(log_level)
-    try:
-        make_dirs(work_dir)
-        [sock] = bind_all([Listener("agent", ip, port)])
-    except StartupError as e:
-        raise click.ClickException(str(e)) from None
+    sock = bind_daemon("agent", ip, port, work_dir)
     config = AgentConfig(
         ip=ip,
         port=bound_port(sock),
@@ -337,4 +323,4 @@ def agent(
         finally:
             await link.aclose()
 
-    return _start(main)
+    return start_daemon(main)

@@ -159,15 +159,15 @@ class FlagOption(click.Option):
         return hint
 
 
-def flag(name: str, **kwargs: Any) -> Callable[[F], F]:
-    """A daemon flag: `--name_x` and `--name-x`, from env `MESOS_NAME_X`, help showing both."""
+def flag(name: str, *, env_prefix: str = "MESOS", **kwargs: Any) -> Callable[[F], F]:
+    """A daemon flag: `--name_x` and `--name-x`, from env `<PREFIX>_NAME_X` (MESOS_, MARATHON_, CHRONOS_ as
+    upstream's daemons read them), help showing both."""
     spellings = [f"--{name}"]
     if "_" in name:
         spellings.append(f"--{name.replace('_', '-')}")
     kwargs.setdefault("show_default", "default" in kwargs)
-    return click.option(
-        *spellings, name, cls=FlagOption, envvar=f"MESOS_{name.upper()}", show_envvar=True, **kwargs
-    )
+    envvar = f"{env_prefix}_{name.upper()}"
+    return click.option(*spellings, name, cls=FlagOption, envvar=envvar, show_envvar=True, **kwargs)
 
 
 def port_flag(name: str, default: int, help: str) -> Callable[[F], F]:

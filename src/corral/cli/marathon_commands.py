@@ -14,16 +14,14 @@ from typing import Any
 import click
 
 from corral.cli.dev_plan import DevPlan
-from corral.cli.flags import MASTER, FlagOption, log_level_flag, setup_logging
+from corral.cli.flags import MASTER, flag, log_level_flag, setup_logging
 from corral.cli.runner import (
-    Listener,
     Service,
-    StartupError,
-    bind_all,
+    bind_daemon,
     bound_port,
     make_dirs,
-    run_daemon,
     serve_all,
+    start_daemon,
 )
 from corral.marathon.runtime import MarathonConfig
 from corral.marathon.service import MarathonService
@@ -32,13 +30,7 @@ STATE_FILE = "marathon.db"
 
 
 def _marathon_flag(name: str, **kwargs: Any) -> Callable[[Any], Any]:
-    spellings = [f"--{name}"]
-    if "_" in name:
-        spellings.append(f"--{name.replace('_', '-')}")
-    kwargs.setdefault("show_default", "default" in kwargs)
-    return click.option(
-        *spellings, name, cls=FlagOption, envvar=f"MARATHON_{name.upper()}", show_envvar=True, **kwargs
-    )
+    return flag(name, env_prefix="MARATHON", **kwargs)
 
 
 def dev_marathon_service(plan: DevPlan, work_dir: Path, sock: socket.socket) -> Service:
@@ -85,11 +77,7 @@ def marathon(
 ) -> int:
     """Run Marathon: long-running apps on the master's offers, with the v2 REST API."""
     setup_logging(log_level)
-    try:
-        make_dirs(work_dir)
-        [sock] = bind_all([Listener("marathon", http_address, http_port)])
-    except StartupError as e:
-        raise click.ClickException(str(e)) from None
+    sock = bind_daemon("marathon", http_address, http_port, work_dir)
     config = MarathonConfig(
         master=master,
         hostname=hostname or http_address,
@@ -106,7 +94,4 @@ def marathon(
         service = MarathonService(config, state_path)
         await serve_all([Service("marathon", service.app, sock, service.run)])
 
-    try:
-        return run_daemon(main)
-    except StartupError as e:
-        raise click.ClickException(str(e)) from None
+    return start_daemon(main)

@@ -17,8 +17,10 @@ import signal
 import socket
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import click
 from starlette.types import ASGIApp
 
 from corral.core.errors import CorralError
@@ -121,6 +123,24 @@ async def run_until_signal(main: Coroutine[Any, Any, None]) -> None:
 # ~13% of `corral dev`'s CPU in the collector under the launch benchmark. Startup objects live forever: freeze
 # them out of every collection.
 GC_THRESHOLDS = (10_000, 20, 20)
+
+
+def bind_daemon(name: str, address: str, port: int, work_dir: Path) -> socket.socket:
+    """Make a daemon's work dir and bind its listener, or fail with a one-line CLI error."""
+    try:
+        make_dirs(work_dir)
+        [sock] = bind_all([Listener(name, address, port)])
+    except StartupError as e:
+        raise click.ClickException(str(e)) from None
+    return sock
+
+
+def start_daemon(main: Callable[[], Coroutine[Any, Any, None]]) -> int:
+    """`run_daemon`, with start-up errors (a port in use, say) as one-line CLI errors."""
+    try:
+        return run_daemon(main)
+    except StartupError as e:
+        raise click.ClickException(str(e)) from None
 
 
 def run_daemon(main: Callable[[], Coroutine[Any, Any, None]]) -> int:
