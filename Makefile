@@ -41,6 +41,8 @@ integration: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/launch.py $(ARGS)
+	$(BIN)/python bench/allocator.py --agents 10000 --frameworks 1000
+	$(BIN)/python bench/scale.py
 
 fmt: $(STAMP)
 	$(BIN)/ruff format src tests bench

@@ -6,36 +6,18 @@ client reduces every error to "No remaining Chronos servers to try" (clients.md 
 
 from __future__ import annotations
 
-import importlib.metadata
-import importlib.util
-import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
+import chronos
 import httpx
 import pytest
 
 from corral.testing.procs import DevProcess, free_ports, start_dev, wait_for
 
 pytestmark = pytest.mark.integration
-
-
-def chronos_python() -> ModuleType:
-    """chronos-python's module, loaded from its distribution: under --import-mode=importlib the name
-    `chronos` may already be the tests/unit/chronos package (and mypy would take it for that too)."""
-    loaded = sys.modules.get("chronos")
-    if loaded is not None and hasattr(loaded, "connect"):
-        return loaded
-    path = Path(str(importlib.metadata.distribution("chronos-python").locate_file("chronos/__init__.py")))
-    spec = importlib.util.spec_from_file_location("chronos_python_client", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 RESOURCES = "cpus:8;mem:8192;disk:10000;ports:[31000-32000]"
@@ -67,7 +49,7 @@ def _ping(dev: DevProcess) -> bool:
 
 @pytest.fixture
 def client(dev: DevProcess) -> Any:
-    return chronos_python().connect([dev.chronos])
+    return chronos.connect([dev.chronos])
 
 
 def now_iso() -> str:

@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sys
 import uuid
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from kazoo.security import ACL, Id, Permissions
@@ -18,10 +16,7 @@ from zk import ZkEnsemble, ensemble_fixture
 from corral.coord.ports import CoordError, LeaseLost, Versioned
 from corral.coord.zk_store import CHUNK_SIZE, ZooKeeperStore
 from corral.coord.zookeeper import ZooKeeper, ZooKeeperLease
-
-# the contract lives with the unit tests (tests/unit/coord), which run it against SQLite
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
-from coord.store_contract import StoreContract
+from corral.testing.store_contract import StoreContract
 
 pytestmark = pytest.mark.integration
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from corral.core.attributes import Attribute
+from corral.core.reservations import Reservation
 from corral.core.resources import Resources
 
 
@@ -18,6 +20,8 @@ class AgentConfig:
     master: str = "127.0.0.1:5050"
     # Only the resources named here are fixed; the rest are detected (cpus, mem, disk, ports 31000-32000).
     resources: Resources | None = None
+    # The part of `resources` statically reserved (`--resources 'cpus(eng):2'`), advertised to the master.
+    reservations: Mapping[Reservation, Resources] = field(default_factory=dict)
     attributes: tuple[Attribute, ...] = ()
     executor_registration_timeout: float = 60.0
     executor_shutdown_grace_period: float = 5.0

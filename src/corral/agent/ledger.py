@@ -71,6 +71,7 @@ class Ledger:
             id=self.state.agent_id,
             resources=self.state.resources,
             attributes=self.config.attributes,
+            reservations=self.config.reservations,
         )
 
     def lookup(

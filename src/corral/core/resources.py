@@ -108,43 +108,69 @@ class Resources:
     def is_empty(self) -> bool:
         return not (self.scalars or self.ranges or self.sets)
 
+    # `+` and `-` run on every offer, launch and status update: they share the operands' (never mutated)
+    # mappings where a kind is untouched, and normalize ranges only where both sides have some.
+
     def __add__(self, other: Resources) -> Resources:
-        scalars = dict(self.scalars)
-        for name, value in other.scalars.items():
-            scalars[name] = _round(scalars.get(name, 0.0) + value)
-        ranges = dict(self.ranges)
-        for name, rs in other.ranges.items():
-            ranges[name] = normalize_ranges(ranges.get(name, ()) + rs)
-        sets = dict(self.sets)
-        for name, items in other.sets.items():
-            sets[name] = sets.get(name, frozenset()) | items
+        if not (other.scalars or other.ranges or other.sets):
+            return self
+        if not (self.scalars or self.ranges or self.sets):
+            return other
+        scalars = self.scalars
+        if other.scalars:
+            scalars = dict(scalars)
+            for name, value in other.scalars.items():
+                have = scalars.get(name)
+                scalars[name] = value if have is None else round(have + value, 3)
+        ranges = self.ranges
+        if other.ranges:
+            ranges = dict(ranges)
+            for name, rs in other.ranges.items():
+                have_ranges = ranges.get(name)
+                ranges[name] = rs if have_ranges is None else normalize_ranges(have_ranges + rs)
+        sets = self.sets
+        if other.sets:
+            sets = dict(sets)
+            for name, items in other.sets.items():
+                sets[name] = sets.get(name, frozenset()) | items
         return Resources(scalars, ranges, sets)
 
     def __sub__(self, other: Resources) -> Resources:
         """Subtraction that saturates at zero; check `other <= self` first where over-use matters."""
-        scalars = dict(self.scalars)
-        for name, value in other.scalars.items():
-            left = _round(scalars.get(name, 0.0) - value)
-            if left > 0:
-                scalars[name] = left
-            else:
-                scalars.pop(name, None)
-        ranges = dict(self.ranges)
-        for name, rs in other.ranges.items():
-            if name in ranges:
-                left_ranges = subtract_ranges(ranges[name], rs)
-                if left_ranges:
-                    ranges[name] = left_ranges
+        if not (other.scalars or other.ranges or other.sets):
+            return self
+        scalars = self.scalars
+        if other.scalars and scalars:
+            scalars = dict(scalars)
+            for name, value in other.scalars.items():
+                have = scalars.get(name)
+                if have is None:
+                    continue
+                left = round(have - value, 3)
+                if left > 0:
+                    scalars[name] = left
                 else:
-                    del ranges[name]
-        sets = dict(self.sets)
-        for name, items in other.sets.items():
-            if name in sets:
-                left_items = sets[name] - items
-                if left_items:
-                    sets[name] = left_items
-                else:
-                    del sets[name]
+                    del scalars[name]
+        ranges = self.ranges
+        if other.ranges and ranges:
+            ranges = dict(ranges)
+            for name, rs in other.ranges.items():
+                if name in ranges:
+                    left_ranges = subtract_ranges(ranges[name], rs)
+                    if left_ranges:
+                        ranges[name] = left_ranges
+                    else:
+                        del ranges[name]
+        sets = self.sets
+        if other.sets and sets:
+            sets = dict(sets)
+            for name, items in other.sets.items():
+                if name in sets:
+                    left_items = sets[name] - items
+                    if left_items:
+                        sets[name] = left_items
+                    else:
+                        del sets[name]
         return Resources(scalars, ranges, sets)
 
     def __le__(self, other: object) -> bool:

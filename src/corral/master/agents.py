@@ -60,16 +60,22 @@ def register(state: MasterState, ids: IdSource, msg: AgentRegister, now: float) 
             registered_time=now,
             reregistered_time=now if requested is not None else None,
         )
-        state.agents[agent_id] = agent
+        state.add_agent(agent)
         state.metrics["slave_registrations" if requested is None else "slave_reregistrations"] += 1
     else:
         effects += _rescind_agent_offers(state, agent)
+        state.remove_agent(agent)
+        # Dynamic reservations live in the master (upstream also checkpoints them on the agent): keep them.
+        made = {k: v for k, v in agent.reservations.items() if any(r.is_dynamic for r in k.stack())}
         agent.info = replace(reg.agent_info, id=agent.id)
+        if made:
+            agent.info = replace(agent.info, reservations={**reg.agent_info.reservations, **made})
         agent.ip = reg.ip
         agent.connection = msg.connection
         agent.connected = True
         agent.reregistered_time = now
         agent.change()
+        state.add_agent(agent)
         state.metrics["slave_reregistrations"] += 1
     verb = "registered" if requested is None else "re-registered"
     effects.insert(0, BindAgent(connection=msg.connection, agent_id=agent.id))
@@ -108,7 +114,7 @@ def _adopt(
         if framework is None:
             removed.add(framework_id)
         elif (agent.id, executor.executor_id) not in framework.executors:
-            state.add_executor(framework, agent.id, executor)
+            state.add_executor(framework, agent.id, executor, framework.default_role)
     reported: set[tuple[FrameworkId, str]] = set()
     for reported_task in reg.tasks:
         framework = _framework_for(state, reported_task.framework_id, reg, now)
@@ -155,6 +161,7 @@ def _adopt_task(
         agent_id=agent.id,
         executor_id=reported.executor_id,
         state=reported.state,
+        role=framework.default_role,
     )
     if (previous := framework.unreachable_tasks.pop(task_id, None)) is not None:
         record.statuses = previous.statuses
@@ -193,6 +200,7 @@ def disconnect(state: MasterState, config: MasterConfig, msg: AgentDisconnected,
         return []  # an older connection of an agent that has re-registered since
     agent.connected = False
     agent.disconnections += 1
+    state.touch(agent)
     effects = _rescind_agent_offers(state, agent)
     timeout = config.agent_reregister_timeout
     state.schedule(now + timeout, ReregisterTimer(agent.id, agent.disconnections))
@@ -229,7 +237,7 @@ def reregister_expired(
         state.remove_executor(state.frameworks[framework_id], agent.id, executor_id)
     for offer_id in list(agent.offer_ids):
         state.remove_offer(offer_id)
-    del state.agents[agent.id]
+    state.remove_agent(agent)
     state.unreachable_agents[agent.id] = now
     state.metrics["slave_removals"] += 1
     for framework in state.connected_frameworks():

@@ -12,12 +12,12 @@ from __future__ import annotations
 from dataclasses import replace
 
 from corral.core.ids import AgentId, OfferId
-from corral.core.resources import Resources
+from corral.core.reservations import add_reserved, subtract_reserved
 from corral.core.task_state import TaskState
 from corral.master import frameworks
 from corral.master.messages import Effect, Notice, SendToAgent
 from corral.master.offers import Accepted, GroupLaunch, TaskLaunch, tasks_of, validate_accept
-from corral.master.state import FrameworkRecord, MasterState, OfferFilter, TaskRecord
+from corral.master.state import FrameworkRecord, MasterState, TaskRecord
 from corral.master.tasks import find_task, master_status, reconcile, to_framework
 from corral.protocol.agent import (
     AcknowledgeUpdate,
@@ -28,7 +28,7 @@ from corral.protocol.agent import (
     RunTaskGroup,
     ShutdownExecutor,
 )
-from corral.protocol.mesos import ExecutorInfo, TaskInfo
+from corral.protocol.mesos import ExecutorInfo, ReservationOperation, TaskInfo
 from corral.protocol.scheduler import (
     Accept,
     Acknowledge,
@@ -75,8 +75,11 @@ def apply(state: MasterState, framework: FrameworkRecord, call: Call, now: float
                 _decline(state, framework, offer_id, call.refuse_seconds, now)
             return []
         case Revive():
-            framework.suppressed_roles -= set(call.roles or framework.info.roles)
-            framework.filters.clear()
+            # Un-suppress the roles (all if none are named) and clear their filters (mesos.md a.6).
+            roles = set(call.roles or framework.info.roles)
+            framework.suppressed_roles -= roles
+            for role in roles:
+                framework.filters.pop(role, None)
             state.allocation_pending = True
             return []
         case Suppress():
@@ -118,16 +121,6 @@ def _to_agent(state: MasterState, agent_id: AgentId, message: MasterToAgent) -> 
     return [SendToAgent(agent_id=agent_id, message=message)]
 
 
-def add_filter(
-    framework: FrameworkRecord, agent_id: AgentId, resources: Resources, until: float, now: float
-) -> None:
-    current = framework.filters.get(agent_id)
-    if current is not None and current.until > now and current.resources is not None:
-        resources = resources + current.resources
-        until = max(until, current.until)
-    framework.filters[agent_id] = OfferFilter(until, resources)
-
-
 def _decline(
     state: MasterState, framework: FrameworkRecord, offer_id: OfferId, refuse: float, now: float
 ) -> None:
@@ -136,7 +129,9 @@ def _decline(
         return
     state.remove_offer(offer_id)
     if refuse > 0:
-        add_filter(framework, offer.agent_id, offer.resources, now + refuse, now)
+        state.add_filter(
+            framework, offer.role, offer.agent_id, resources=offer.resources, until=now + refuse, now=now
+        )
 
 
 def accept(state: MasterState, framework: FrameworkRecord, call: Accept, now: float) -> list[Effect]:
@@ -165,6 +160,11 @@ def accept(state: MasterState, framework: FrameworkRecord, call: Accept, now: fl
         return effects
     role = offers[0].role
     effects = []
+    for conversion in result.conversions:
+        effects += _convert(state, framework, result.agent_id, conversion)
+    for refused in result.invalid_operations:
+        text = f"framework {framework.id}: {refused.operation.type} refused: {refused.reason}"
+        effects.append(Notice(text=text))
     for invalid in result.invalid:
         status = master_status(
             framework,
@@ -182,8 +182,29 @@ def accept(state: MasterState, framework: FrameworkRecord, call: Accept, now: fl
     for launch in result.launches:
         effects += _launch(state, framework, result.agent_id, launch, role)
     if not result.unused.is_empty() and call.refuse_seconds > 0:
-        add_filter(framework, result.agent_id, result.unused, now + call.refuse_seconds, now)
+        until = now + call.refuse_seconds
+        state.add_filter(framework, role, result.agent_id, resources=result.unused, until=until, now=now)
     return effects
+
+
+def _convert(
+    state: MasterState, framework: FrameworkRecord, agent_id: AgentId, op: ReservationOperation
+) -> list[Effect]:
+    """Apply a validated RESERVE or UNRESERVE to the agent's reservations (a refined reservation moves
+    resources from its parent's reservation and back)."""
+    agent = state.agents[agent_id]
+    reservations = dict(agent.reservations)
+    for reservation, resources in op.reservations.items():
+        made = {reservation: resources}
+        parent = {reservation.parent: resources} if reservation.parent is not None else {}
+        if op.is_reserve:
+            reservations = subtract_reserved(add_reserved(reservations, made), parent)
+        else:
+            reservations = add_reserved(subtract_reserved(reservations, made), parent)
+    state.set_reservations(agent, reservations)
+    what = ", ".join(f"{r} {v}" for r, v in op.reservations.items())
+    verb = "reserved" if op.is_reserve else "unreserved"
+    return [Notice(text=f"framework {framework.id} {verb} {what} on agent {agent_id}")]
 
 
 def _launch(
@@ -207,7 +228,7 @@ def _launch(
                 framework_info=framework.info, executor=launch.executor, tasks=launch.tasks
             )
     if new_executor is not None:
-        state.add_executor(framework, agent_id, _owned(new_executor, framework))
+        state.add_executor(framework, agent_id, _owned(new_executor, framework), role)
     effects: list[Effect] = []
     for info in tasks:
         record = TaskRecord(

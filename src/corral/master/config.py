@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -21,6 +22,14 @@ class MasterConfig:
     max_agent_ping_timeouts: int = 5
     max_completed_frameworks: int = 50
     max_completed_tasks_per_framework: int = 1000
+    # `--allocator`: HierarchicalDRF or random.
+    allocator: str = "HierarchicalDRF"
+    # `--roles` (deprecated upstream): the only roles frameworks may use, `*` included; None: any role.
+    roles: frozenset[str] | None = None
+    # `--weights eng=2,ops=1` (deprecated upstream in favour of UPDATE_WEIGHTS): the initial weights.
+    weights: Mapping[str, float] = field(default_factory=dict)
+    # `--min_allocatable_resources`: offers smaller than every `|`-separated set are withheld.
+    min_allocatable_resources: str = "cpus:0.01|mem:32"
 
     @property
     def advertised_hostname(self) -> str:

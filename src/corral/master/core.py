@@ -13,11 +13,22 @@ master adds no executor overhead (0.1 cpus, 32 MB) to command tasks and records 
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from typing import assert_never
 
-from corral.core.ids import FrameworkId, IdSource
+from corral.core.ids import AgentId, FrameworkId, IdSource
+from corral.core.reservations import is_subrole, role_problem
 from corral.master import agents, calls, frameworks
-from corral.master.allocator import AgentView, AllocationView, Allocator, FrameworkView
+from corral.master.allocator import (
+    AgentView,
+    AllocationView,
+    Allocator,
+    FrameworkView,
+    MinAllocatable,
+    is_allocatable,
+    parse_min_allocatable,
+)
 from corral.master.config import MasterConfig
 from corral.master.messages import (
     AgentDisconnected,
@@ -33,6 +44,7 @@ from corral.master.messages import (
     WakeAt,
 )
 from corral.master.offers import make_offer
+from corral.master.roles import QuotaConfig
 from corral.master.state import (
     AgentPingTimer,
     AllocationTimer,
@@ -69,6 +81,13 @@ class MasterCore:
             max_completed_frameworks=config.max_completed_frameworks,
             max_completed_tasks=config.max_completed_tasks_per_framework,
         )
+        self.state.roles.weights.update(config.weights)
+        self.state.roles.whitelist = config.roles
+        self.min_allocatable: MinAllocatable = parse_min_allocatable(config.min_allocatable_resources)
+        # Agents with something to offer (unreserved resources worth offering, or reservations).
+        self._offerable: dict[AgentId, AgentView] = {}
+        # Roles whose quota limit was just set: their offers past it are rescinded at the next allocation.
+        self._limit_roles: set[str] = set()
         self.state.schedule(now + config.allocation_interval, AllocationTimer())
         self.state.schedule(now + config.agent_ping_timeout, AgentPingTimer())
 
@@ -82,7 +101,7 @@ class MasterCore:
         framework = self.state.frameworks.get(framework_id)
         if framework is None:
             return "Framework cannot be found"
-        return frameworks.update_problem(framework, call.framework_info)
+        return frameworks.update_problem(framework, call.framework_info, self.state)
 
     # ------------------------------------------------------------ the one entry point
 
@@ -181,37 +200,63 @@ class MasterCore:
 
     # ------------------------------------------------------------ allocation
 
+    def _refresh_offerable(self) -> None:
+        """Bring the index of agents with something to offer up to date with the agents that changed."""
+        state = self.state
+        minimum = self.min_allocatable
+        for agent_id in state.dirty_agents:
+            agent = state.agents.get(agent_id)
+            if agent is None or not agent.connected:
+                self._offerable.pop(agent_id, None)
+                continue
+            free = agent.free_unreserved
+            reserved = agent.free_reserved
+            if reserved or (not free.is_empty() and is_allocatable(free, minimum)):
+                self._offerable[agent_id] = AgentView(
+                    agent_id=agent_id, free=free, total=agent.total, reserved=reserved
+                )
+            else:
+                self._offerable.pop(agent_id, None)
+        state.dirty_agents.clear()
+
     def view(self) -> AllocationView:
-        """What the allocator sees: connected agents and connected frameworks, with live filters only."""
-        agent_views = tuple(
-            AgentView(agent_id=a.id, free=a.free, total=a.total)
-            for a in self.state.agents.values()
-            if a.connected
-        )
-        framework_views = tuple(
+        """What the allocator sees: the connected agents with something to offer, the connected frameworks
+        with a role that is not suppressed (with their filters), every role, the cluster's totals. The view
+        borrows the frameworks' filter tables for the duration of the call."""
+        self._refresh_offerable()
+        frameworks = tuple(
             FrameworkView(
                 framework_id=f.id,
                 roles=f.info.roles,
                 suppressed_roles=frozenset(f.suppressed_roles),
-                allocated=f.used + f.offered,
-                filters=dict(f.filters),
+                role_allocated=dict(f.allocated_by_role),
+                role_filters=f.filters,
             )
             for f in self.state.frameworks.values()
-            if f.connected
+            if f.connected and not f.suppressed_roles.issuperset(f.info.roles)
         )
-        return AllocationView(agents=agent_views, frameworks=framework_views)
+        roles = self.state.roles
+        extra = {r for f in frameworks for r in f.roles}
+        return AllocationView(
+            agents=tuple(self._offerable.values()),
+            frameworks=frameworks,
+            roles=roles.views(extra),
+            totals=dict(roles.totals),
+            min_allocatable=self.min_allocatable,
+        )
 
     def allocate(self, now: float) -> list[Effect]:
         state = self.state
         state.allocation_pending = False
         state.metrics["allocation_runs"] += 1
-        for framework in state.frameworks.values():
-            expired = [a for a, f in framework.filters.items() if f.until <= now]
-            for agent_id in expired:
-                del framework.filters[agent_id]
+        state.expire_filters(now)
+        effects = self._enforce_limits()
+        self._refresh_offerable()
+        if not self._offerable or not any(f.connected for f in state.frameworks.values()):
+            return effects
         allocations = self.allocator.allocate(self.view(), now)
         if not allocations:
-            return []
+            return effects
         state.version += 1
         by_framework: dict[FrameworkId, list[Offer]] = {}
         for allocation in allocations:
@@ -221,7 +266,69 @@ class MasterCore:
             if self.config.offer_timeout is not None:
                 state.schedule(now + self.config.offer_timeout, OfferTimer(offer.id))
             by_framework.setdefault(framework.id, []).append(offer)
-        effects: list[Effect] = []
         for framework_id, offers in by_framework.items():
             effects += to_framework(state.frameworks[framework_id], Offers(offers=tuple(offers)))
+        return effects
+
+    # ------------------------------------------------------------ weights and quota (operator calls)
+
+    def update_weights(self, weights: Mapping[str, float]) -> str | None:
+        """UPDATE_WEIGHTS and `PUT /weights`: a problem (400) or None. Takes effect at the next allocation."""
+        for role, weight in weights.items():
+            if (problem := role_problem(role)) is not None:
+                return problem
+            if not 0 < weight < math.inf:
+                return f"Weight of role '{role}' must be a positive finite number"
+        self.state.roles.weights.update(weights)
+        self.state.version += 1
+        self.state.allocation_pending = True
+        return None
+
+    def update_quota(self, configs: list[QuotaConfig], *, force: bool = False) -> str | None:
+        """UPDATE_QUOTA: validate all, then apply all; an empty config removes the role's quota. Unless
+        `force`, the guarantees must fit in the cluster. Offers past a new limit are rescinded."""
+        roles = self.state.roles
+        for config in configs:
+            if (problem := config.problem()) is not None:
+                return problem
+        quotas = dict(roles.quotas)
+        for config in configs:
+            if config.is_empty:
+                quotas.pop(config.role, None)
+            else:
+                quotas[config.role] = config
+        if not force:
+            guaranteed: dict[str, float] = {}
+            for config in quotas.values():
+                for name, value in config.guarantees.items():
+                    guaranteed[name] = guaranteed.get(name, 0.0) + value
+            for name, value in sorted(guaranteed.items()):
+                if value > roles.totals.get(name, 0.0) + 1e-9:
+                    return (
+                        f"Total quota guarantees of '{name}' ({value:g}) exceed the cluster's capacity"
+                        f" ({roles.totals.get(name, 0.0):g}); use 'force' to set them anyway"
+                    )
+        roles.quotas = quotas
+        self._limit_roles |= {c.role for c in configs if c.limits}
+        self.state.version += 1
+        self.state.allocation_pending = True
+        return None
+
+    def _enforce_limits(self) -> list[Effect]:
+        """Rescind the outstanding offers of roles a new quota limit puts over it (upstream does so)."""
+        effects: list[Effect] = []
+        state = self.state
+        for role in sorted(self._limit_roles):
+            config = state.roles.quotas.get(role)
+            if config is None:
+                continue
+            consumed = state.roles.consumed(role)
+            if not any(consumed.get(n, 0.0) > v + 1e-9 for n, v in config.limits.items()):
+                continue
+            for offer_id in sorted(o.id for o in state.offers.values() if is_subrole(o.role, role)):
+                framework = state.frameworks.get(state.offers[offer_id].framework_id)
+                if framework is not None:
+                    effects += frameworks.rescind(state, framework, [offer_id])
+            effects.append(Notice(text=f"offers of role {role} rescinded: the role is over its quota limit"))
+        self._limit_roles.clear()
         return effects

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from corral.core.ids import AgentId, IdSource, OfferId
+from corral.core.reservations import role_problem
 from corral.core.task_state import TaskState
 from corral.master.messages import CloseStream, Effect, FrameworkSubscribe, Notice, SendToAgent
 from corral.master.state import FailoverTimer, FrameworkRecord, HeartbeatTimer, MasterState, StreamId
@@ -35,6 +36,11 @@ def subscribe(state: MasterState, ids: IdSource, msg: FrameworkSubscribe, now: f
             Notice(text=f"framework {requested} refused: it has been removed"),
         ]
     info = msg.call.framework_info
+    if (problem := roles_problem(state, info)) is not None:
+        return [
+            CloseStream(stream_id=msg.stream_id, error=problem),
+            Notice(text=f"framework {info.name} refused: {problem}"),
+        ]
     framework = state.frameworks.get(requested) if requested is not None else None
     effects: list[Effect] = []
     if framework is None:
@@ -166,10 +172,24 @@ def remove(state: MasterState, framework: FrameworkRecord, now: float, *, why: s
     return effects
 
 
-def update_problem(framework: FrameworkRecord, info: FrameworkInfo) -> str | None:
+def roles_problem(state: MasterState, info: FrameworkInfo) -> str | None:
+    """Why the framework's roles are refused: an invalid name, or a role not in `--roles`."""
+    for role in info.roles:
+        if (problem := role_problem(role)) is not None:
+            return problem
+        if not state.roles.is_allowed(role):
+            return f"Role '{role}' is not present in the master's --roles"
+    return None
+
+
+def update_problem(
+    framework: FrameworkRecord, info: FrameworkInfo, state: MasterState | None = None
+) -> str | None:
     """Why UPDATE_FRAMEWORK must be refused with 400, or None."""
     if info.id != framework.id:
         return "'framework_info.id' must be the framework's id"
+    if state is not None and (problem := roles_problem(state, info)) is not None:
+        return problem
     for name in ("principal", "user", "checkpoint"):
         if getattr(info, name) != getattr(framework.info, name):
             return f"Updating 'FrameworkInfo.{name}' is unsupported"
@@ -180,6 +200,8 @@ def update(state: MasterState, framework: FrameworkRecord, call: UpdateFramework
     framework.info = call.framework_info.with_id(framework.id)
     framework.suppressed_roles = set(call.suppressed_roles)
     roles = set(framework.info.roles)
+    for role in [r for r in framework.filters if r not in roles]:
+        del framework.filters[role]
     stale = [o for o in framework.offer_ids if state.offers[o].role not in roles]
     effects = rescind(state, framework, stale)
     agent_ids = sorted({t.agent_id for t in framework.tasks.values()} | {a for a, _ in framework.executors})

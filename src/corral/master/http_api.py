@@ -25,6 +25,7 @@ from corral.core.ids import AgentId
 from corral.master import state_json
 from corral.master.agent_files import SandboxFiles
 from corral.master.messages import FrameworkCall
+from corral.master.operator_api import operator_routes
 from corral.net.agent_link import LinkError
 from corral.protocol import recordio
 from corral.protocol.agent import AGENT_ID_HEADER, Register, decode_agent_message, encode_master_message
@@ -344,6 +345,7 @@ def build_app(runtime: MasterRuntime) -> ASGIApp:
         Route("/files/browse", api.browse, methods=get),
         Route("/files/read", api.read, methods=get),
         Route("/files/download", api.download, methods=get),
+        *operator_routes(runtime),
     ]
     router = Starlette(routes=routes)
     methods = frozenset(_ANY_METHOD)

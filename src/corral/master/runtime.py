@@ -21,7 +21,7 @@ from collections.abc import AsyncGenerator
 
 from corral.core.clock import Clock
 from corral.core.ids import AgentId, FrameworkId, IdSource
-from corral.master.allocator.drf import DrfAllocator
+from corral.master.allocator import make_allocator
 from corral.master.config import MasterConfig
 from corral.master.core import MasterCore
 from corral.master.http_api import build_app
@@ -74,7 +74,7 @@ class MasterRuntime:
             config,
             self.master_info,
             ids=IdSource(master_id),
-            allocator=DrfAllocator(random.Random()),
+            allocator=make_allocator(config.allocator, random.Random()),
             now=self.clock.now(),
         )
         self._streams: dict[StreamId, asyncio.Queue[bytes | None]] = {}

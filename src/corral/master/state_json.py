@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from corral.core.ids import AgentId
+from corral.core.reservations import reserved_by_role
 from corral.core.resources import MODEL_SCALARS, Resources
 from corral.core.task_state import TaskState
 from corral.master.config import MasterConfig
+from corral.master.roles import roles_json
 from corral.master.state import AgentRecord, FrameworkRecord, MasterState, TaskRecord
 from corral.protocol.json import JsonObject, JsonValue
 from corral.protocol.mesos import MESOS_VERSION, ExecutorInfo, Offer, TaskStatus
@@ -51,6 +54,12 @@ def flags_json(config: MasterConfig) -> JsonObject:
         "registry": "in_memory",
         "version": "false",
     }
+    flags["allocator"] = config.allocator
+    flags["min_allocatable_resources"] = config.min_allocatable_resources
+    if config.roles is not None:
+        flags["roles"] = ",".join(sorted(r for r in config.roles if r != "*"))
+    if config.weights:
+        flags["weights"] = ",".join(f"{r}={w:g}" for r, w in sorted(config.weights.items()))
     if config.offer_timeout is not None:
         flags["offer_timeout"] = f"{config.offer_timeout:g}secs"
     if config.cluster is not None:
@@ -124,6 +133,7 @@ def framework_json(state: MasterState, framework: FrameworkRecord) -> JsonObject
         "completed_tasks": [task_json(t) for t in framework.completed_tasks],
         "offers": [_offer_json(state.offers[o]) for o in sorted(framework.offer_ids)],
         "executors": [_executor_json(framework, a, e) for (a, _), e in framework.executors.items()],
+        "allocated_resources_by_role": {r: _model(v) for r, v in sorted(framework.allocated_by_role.items())},
         "offer_constraints": {},
     }
     if info.is_multi_role:
@@ -143,7 +153,9 @@ def _executor_json(framework: FrameworkRecord, agent_id: str, executor: Executor
         "executor_id": executor.executor_id,
         "framework_id": framework.id,
         "resources": _model(executor.resources),
-        "role": framework.info.roles[0],
+        "role": framework.executor_roles.get(
+            (AgentId(agent_id), executor.executor_id), framework.default_role
+        ),
         "slave_id": agent_id,
     }
 
@@ -160,8 +172,8 @@ def agent_json(agent: AgentRecord) -> JsonObject:
         "resources": _model(agent.total),
         "used_resources": _model(agent.used),
         "offered_resources": _model(agent.offered),
-        "reserved_resources": {},
-        "unreserved_resources": _model(agent.total),
+        "reserved_resources": {r: _model(v) for r, v in sorted(reserved_by_role(agent.reservations).items())},
+        "unreserved_resources": _model(agent.unreserved_total),
         "active": agent.connected,
         "deactivated": False,
         "version": MESOS_VERSION,
@@ -200,11 +212,22 @@ def state_json(state: MasterState, config: MasterConfig) -> JsonObject:
         "recovered_slaves": [],
         "frameworks": frameworks_json(state, state.frameworks.values()),
         "completed_frameworks": frameworks_json(state, state.completed_frameworks),
+        # Corral's addition: each role's weight, quota, books and DRF share, as `/roles` has them.
+        "roles": roles_json(state.roles, frameworks_by_role(state))["roles"],
         "orphan_tasks": [],
         "unregistered_frameworks": [],
     }
     if config.cluster is not None:
         out["cluster"] = config.cluster
+    return out
+
+
+def frameworks_by_role(state: MasterState) -> dict[str, list[str]]:
+    """The ids of the frameworks subscribed to each role (the `frameworks` of `/roles`)."""
+    out: dict[str, list[str]] = {}
+    for framework in state.frameworks.values():
+        for role in framework.info.roles:
+            out.setdefault(role, []).append(framework.id)
     return out
 
 
@@ -279,4 +302,32 @@ def metrics_json(state: MasterState, now: float) -> JsonObject:
             out[f"master/{name}"] = float(count)
         elif name == "allocation_runs":
             out["allocator/mesos/allocation_runs"] = float(count)
+    out.update(allocator_metrics(state))
     return dict(out)
+
+
+def allocator_metrics(state: MasterState) -> dict[str, float]:
+    """`allocator/mesos/...` (mesos.md c.4): totals, what is offered or allocated, per-role shares, quota."""
+    roles = state.roles
+    out: dict[str, float] = {}
+    held: dict[str, float] = {}
+    for role in roles.known():
+        for name, value in roles.allocated(role).items():
+            held[name] = held.get(name, 0.0) + value
+    for name in ("cpus", "mem", "disk"):
+        out[f"allocator/mesos/resources/{name}/total"] = roles.totals.get(name, 0.0)
+        out[f"allocator/mesos/resources/{name}/offered_or_allocated"] = held.get(name, 0.0)
+    for role in roles.known(frameworks_by_role(state)):
+        out[f"allocator/mesos/roles/{role}/shares/dominant"] = roles.share(role)
+        active = sum(len(f.filters.get(role, {})) for f in state.frameworks.values())
+        out[f"allocator/mesos/offer_filters/roles/{role}/active"] = float(active)
+    for role, config in roles.quotas.items():
+        consumed = roles.consumed(role)
+        for name in sorted({*config.guarantees, *config.limits}):
+            prefix = f"allocator/mesos/quota/roles/{role}/resources/{name}"
+            out[f"{prefix}/offered_or_allocated"] = consumed.get(name, 0.0)
+            if name in config.guarantees:
+                out[f"{prefix}/guarantee"] = config.guarantees[name]
+            if name in config.limits:
+                out[f"{prefix}/limit"] = config.limits[name]
+    return out

@@ -8,12 +8,22 @@ executor, a FrameworkInfo echoed to an executor) keep the decoded `raw` object s
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from corral.core.attributes import Attribute
 from corral.core.errors import DecodeError
 from corral.core.ids import AgentId, ExecutorId, FrameworkId, OfferId, TaskId, id_problem
+from corral.core.reservations import (
+    DEFAULT_ROLE,
+    Reservation,
+    ReservationType,
+    dynamic,
+    role_problem,
+    static,
+    sum_reserved,
+)
 from corral.core.resources import Range, Resources, normalize_ranges
 from corral.core.task_state import TaskState
 from corral.protocol.json import JsonObject, JsonValue, Reader, b64encode, ident
@@ -26,36 +36,93 @@ MAX_REFUSE_SECONDS = 365 * 24 * 3600.0
 # ---------------------------------------------------------------- resources and attributes
 
 
-def decode_resources(reader: Reader, key: str) -> Resources:
+def _decode_resource(r: Reader) -> tuple[str, str, float | list[Range] | set[str]]:
+    """One Resource object: its name, kind and value (a scalar, ranges or set items)."""
+    name = r.text("name")
+    kind = r.opt_text("type") or ("SCALAR" if r.has("scalar") else "RANGES" if r.has("ranges") else "SET")
+    if kind == "SCALAR":
+        value = r.child("scalar").number("value")
+        if not 0 <= value < float("inf"):  # also rejects NaN ("Infinity" is for `limits` only)
+            raise DecodeError(f"{r.path}.scalar.value", "must be a finite number >= 0")
+        return name, kind, value
+    if kind == "RANGES":
+        out: list[Range] = []
+        for rr in r.child("ranges").objs("range"):
+            begin, end = rr.integer("begin"), rr.integer("end")
+            if begin > end:
+                raise DecodeError(rr.path, "begin is greater than end")
+            out.append((begin, end))
+        return name, kind, out
+    if kind == "SET":
+        return name, kind, set(r.child("set").strs("item"))
+    raise DecodeError(f"{r.path}.type", f"unknown resource type {kind!r}")
+
+
+def _bundle(items: list[tuple[str, str, float | list[Range] | set[str]]]) -> Resources:
     scalars: dict[str, float] = {}
     ranges: dict[str, list[Range]] = {}
     sets: dict[str, set[str]] = {}
-    for r in reader.objs(key):
-        name = r.text("name")
-        kind = r.opt_text("type") or ("SCALAR" if r.has("scalar") else "RANGES" if r.has("ranges") else "SET")
+    for name, kind, value in items:
         if kind == "SCALAR":
-            value = r.child("scalar").number("value")
-            if not 0 <= value < float("inf"):  # also rejects NaN ("Infinity" is for `limits` only)
-                raise DecodeError(f"{r.path}.scalar.value", "must be a finite number >= 0")
+            assert isinstance(value, float | int)
             scalars[name] = scalars.get(name, 0.0) + value
         elif kind == "RANGES":
-            for rr in r.child("ranges").objs("range"):
-                begin, end = rr.integer("begin"), rr.integer("end")
-                if begin > end:
-                    raise DecodeError(rr.path, "begin is greater than end")
-                ranges.setdefault(name, []).append((begin, end))
-        elif kind == "SET":
-            sets.setdefault(name, set()).update(r.child("set").strs("item"))
+            assert isinstance(value, list)
+            ranges.setdefault(name, []).extend(value)
         else:
-            raise DecodeError(f"{r.path}.type", f"unknown resource type {kind!r}")
+            assert isinstance(value, set)
+            sets.setdefault(name, set()).update(value)
     return Resources.of(ranges={k: normalize_ranges(v) for k, v in ranges.items()}, sets=sets, **scalars)
 
 
-def encode_resources(resources: Resources, role: str | None = None) -> list[JsonValue]:
-    """Resource JSON. `role` set means a MULTI_ROLE framework's view, with `allocation_info`."""
-    extra: JsonObject = {"role": "*"}
-    if role is not None:
-        extra["allocation_info"] = {"role": role}
+def decode_resources(reader: Reader, key: str) -> Resources:
+    """All the resources under `key`, reserved or not, as one role-less bundle."""
+    return _bundle([_decode_resource(r) for r in reader.objs(key)])
+
+
+def decode_reservation(r: Reader) -> Reservation | None:
+    """The reservation of one Resource object, in either format (mesos.md a.9): `reservations[]` (refinement,
+    a stack) wins over `role` + `reservation` (pre-refinement); None means unreserved."""
+    stack = r.objs("reservations")
+    if stack:
+        current: Reservation | None = None
+        for layer in stack:
+            role = layer.text("role")
+            if (problem := role_problem(role)) is not None or role == DEFAULT_ROLE:
+                raise DecodeError(f"{layer.path}.role", problem or "cannot reserve for role '*'")
+            kind = layer.enum("type", ReservationType, required=False) or ReservationType.STATIC
+            current = Reservation(role, kind, layer.opt_text("principal"), current)
+        return current
+    name = r.opt_text("role")
+    if name is None or name == DEFAULT_ROLE:
+        return None
+    if (problem := role_problem(name)) is not None:
+        raise DecodeError(f"{r.path}.role", problem)
+    info = r.opt_child("reservation")
+    if info is None:
+        return static(name)
+    return dynamic(name, info.opt_text("principal"))
+
+
+def decode_reserved(reader: Reader, key: str) -> dict[Reservation, Resources]:
+    """The reserved part of the resources under `key`, per reservation (empty: all unreserved)."""
+    groups: dict[Reservation, list[tuple[str, str, float | list[Range] | set[str]]]] = {}
+    for r in reader.objs(key):
+        reservation = decode_reservation(r)
+        if reservation is not None:
+            groups.setdefault(reservation, []).append(_decode_resource(r))
+    out = {k: _bundle(v) for k, v in groups.items()}
+    return {k: v for k, v in out.items() if not v.is_empty()}
+
+
+def reserved_in(raw: JsonObject, key: str = "resources") -> dict[Reservation, Resources]:
+    """The reserved part of a message kept as raw JSON (a TaskInfo or ExecutorInfo a framework sent)."""
+    if not raw.get(key):
+        return {}
+    return decode_reserved(Reader(raw), key)
+
+
+def _encode_bundle(resources: Resources, extra: JsonObject) -> list[JsonValue]:
     out: list[JsonValue] = []
     for name, value in resources.scalars.items():
         out.append({"name": name, "type": "SCALAR", "scalar": {"value": value}, **extra})
@@ -64,6 +131,37 @@ def encode_resources(resources: Resources, role: str | None = None) -> list[Json
         out.append({"name": name, "type": "RANGES", "ranges": {"range": rng}, **extra})
     for name, items in resources.sets.items():
         out.append({"name": name, "type": "SET", "set": {"item": list(sorted(items))}, **extra})
+    return out
+
+
+def encode_reservation(reservation: Reservation) -> JsonObject:
+    """Both formats at once: `role` (+ `reservation{principal}` when dynamic) for pre-refinement readers,
+    `reservations[]` for RESERVATION_REFINEMENT ones; parsers ignore the keys they do not know."""
+    out: JsonObject = {"role": reservation.role}
+    if reservation.is_dynamic:
+        out["reservation"] = {"principal": reservation.principal} if reservation.principal else {}
+    layers: list[JsonValue] = []
+    for layer in reservation.stack():
+        item: JsonObject = {"type": layer.type.value, "role": layer.role}
+        if layer.principal is not None:
+            item["principal"] = layer.principal
+        layers.append(item)
+    out["reservations"] = layers
+    return out
+
+
+def encode_resources(
+    resources: Resources, role: str | None = None, reserved: Mapping[Reservation, Resources] | None = None
+) -> list[JsonValue]:
+    """Resource JSON. `role` set means a MULTI_ROLE framework's view, with `allocation_info`. `reserved` is
+    the part of `resources` that is reserved, per reservation; the rest is written as `role: "*"`."""
+    allocation: JsonObject = {"allocation_info": {"role": role}} if role is not None else {}
+    if not reserved:
+        return _encode_bundle(resources, {"role": "*", **allocation})
+    unreserved = resources - sum_reserved(reserved)
+    out = _encode_bundle(unreserved, {"role": "*", **allocation})
+    for reservation in sorted(reserved, key=Reservation.sort_key):
+        out += _encode_bundle(reserved[reservation], {**encode_reservation(reservation), **allocation})
     return out
 
 
@@ -500,6 +598,8 @@ class AgentInfo:
     id: AgentId | None = None
     resources: Resources = field(default_factory=Resources)
     attributes: tuple[Attribute, ...] = ()
+    # The part of `resources` that is reserved (static reservations from `--resources 'cpus(eng):2'`).
+    reservations: Mapping[Reservation, Resources] = field(default_factory=dict)
 
     @staticmethod
     def from_json(r: Reader) -> AgentInfo:
@@ -509,13 +609,14 @@ class AgentInfo:
             id=AgentId(v) if (v := r.opt_value("id")) else None,
             resources=decode_resources(r, "resources"),
             attributes=decode_attributes(r, "attributes"),
+            reservations=decode_reserved(r, "resources"),
         )
 
     def to_json(self) -> JsonObject:
         out: JsonObject = {
             "hostname": self.hostname,
             "port": self.port,
-            "resources": encode_resources(self.resources),
+            "resources": encode_resources(self.resources, reserved=self.reservations),
             "attributes": encode_attributes(self.attributes),
         }
         if self.id:
@@ -580,6 +681,8 @@ class Offer:
     agent_ip: str = ""
     agent_port: int = 5051
     role: str = "*"
+    # The part of `resources` that is reserved, per reservation (allocatable to `role`).
+    reservations: Mapping[Reservation, Resources] = field(default_factory=dict)
 
     def to_json(self, *, multi_role: bool) -> JsonObject:
         out: JsonObject = {
@@ -592,13 +695,51 @@ class Offer:
                 "address": {"hostname": self.hostname, "ip": self.agent_ip, "port": self.agent_port},
                 "path": "/slave(1)",
             },
-            "resources": encode_resources(self.resources, self.role if multi_role else None),
+            "resources": encode_resources(
+                self.resources, self.role if multi_role else None, self.reservations
+            ),
             "attributes": encode_attributes(self.attributes),
             "executor_ids": [ident(e) for e in self.executor_ids],
         }
         if multi_role:
             out["allocation_info"] = {"role": self.role}
         return out
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReservationOperation:
+    """An ACCEPT's RESERVE or UNRESERVE operation (mesos.md a.5): `resources` with the reservations they are
+    to get (RESERVE) or to lose (UNRESERVE); `reservations` is their reserved part, per reservation."""
+
+    type: str
+    resources: Resources
+    reservations: Mapping[Reservation, Resources]
+    operation_id: str | None = None
+
+    @property
+    def is_reserve(self) -> bool:
+        return self.type == "RESERVE"
+
+    def to_json(self) -> JsonObject:
+        body: JsonObject = {"resources": encode_resources(self.resources, reserved=self.reservations)}
+        out: JsonObject = {"type": self.type, self.type.lower(): body}
+        if self.operation_id is not None:
+            out["id"] = ident(self.operation_id)
+        return out
+
+
+def decode_reservation_operation(r: Reader) -> ReservationOperation:
+    """`{"type":"RESERVE","reserve":{"resources":[...]}}` or UNRESERVE's `unreserve`."""
+    kind = r.text("type")
+    if kind not in ("RESERVE", "UNRESERVE"):
+        raise DecodeError(f"{r.path}.type", f"{kind!r} is not RESERVE or UNRESERVE")
+    body = r.child(kind.lower())
+    return ReservationOperation(
+        type=kind,
+        resources=decode_resources(body, "resources"),
+        reservations=decode_reserved(body, "resources"),
+        operation_id=r.opt_value("id"),
+    )
 
 
 def decode_filters(r: Reader | None) -> float:

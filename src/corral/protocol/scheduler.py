@@ -17,9 +17,11 @@ from corral.protocol.mesos import (
     FrameworkInfo,
     MasterInfo,
     Offer,
+    ReservationOperation,
     TaskInfo,
     TaskStatus,
     decode_filters,
+    decode_reservation_operation,
     duration_seconds,
 )
 
@@ -47,7 +49,7 @@ class UnsupportedOperation:
     operation_id: str | None
 
 
-Operation = Launch | LaunchGroup | UnsupportedOperation
+Operation = Launch | LaunchGroup | ReservationOperation | UnsupportedOperation
 
 
 def _decode_operation(r: Reader) -> Operation:
@@ -61,6 +63,8 @@ def _decode_operation(r: Reader) -> Operation:
             executor=ExecutorInfo.from_json(body.child("executor")),
             tasks=group.each("tasks", TaskInfo.from_json),
         )
+    if kind in ("RESERVE", "UNRESERVE"):
+        return decode_reservation_operation(r)
     return UnsupportedOperation(type=kind, operation_id=r.opt_value("id"))
 
 

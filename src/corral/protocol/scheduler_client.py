@@ -13,6 +13,7 @@ from corral.protocol.json import JsonObject, JsonValue, Reader, b64encode, ident
 from corral.protocol.mesos import (
     MasterInfo,
     Offer,
+    ReservationOperation,
     TaskStatus,
     decode_attributes,
     decode_resources,
@@ -34,6 +35,7 @@ from corral.protocol.scheduler import (
     LaunchGroup,
     Message,
     Offers,
+    Operation,
     Reconcile,
     Request,
     Rescind,
@@ -49,7 +51,7 @@ from corral.protocol.scheduler import (
 )
 
 
-def _operation(op: Launch | LaunchGroup | UnsupportedOperation) -> JsonObject:
+def _operation(op: Operation) -> JsonObject:
     match op:
         case Launch():
             infos: list[JsonValue] = [t.to_json() for t in op.tasks]
@@ -58,6 +60,8 @@ def _operation(op: Launch | LaunchGroup | UnsupportedOperation) -> JsonObject:
             tasks: list[JsonValue] = [t.to_json() for t in op.tasks]
             group: JsonObject = {"executor": op.executor.to_json(), "task_group": {"tasks": tasks}}
             return {"type": "LAUNCH_GROUP", "launch_group": group}
+        case ReservationOperation():
+            return op.to_json()
         case UnsupportedOperation():
             out: JsonObject = {"type": op.type}
             if op.operation_id is not None:

@@ -13,8 +13,7 @@ from corral.coord.detector import ElectionDetector, encode_master_info
 from corral.coord.local import LocalElection, SqliteStore, StaticDetector
 from corral.coord.ports import Versioned
 from corral.protocol.mesos import MasterInfo
-
-from .store_contract import StoreContract
+from corral.testing.store_contract import StoreContract
 
 
 class TestSqliteStore(StoreContract):

@@ -219,11 +219,11 @@ def test_accept_with_a_task_group() -> None:
 
 
 def test_other_offer_operations_are_carried_for_an_operation_error() -> None:
-    ops: JsonValue = [{"type": "RESERVE", "id": {"value": "op-1"}, "reserve": {}}, {"type": "CREATE"}]
+    ops: JsonValue = [{"type": "DESTROY", "id": {"value": "op-1"}, "destroy": {}}, {"type": "CREATE"}]
     _, accept = decode_call(call(ACCEPT_LAUNCH, accept={"offer_ids": [], "operations": ops}))
     assert isinstance(accept, Accept)
     assert accept.operations == (
-        UnsupportedOperation(type="RESERVE", operation_id="op-1"),
+        UnsupportedOperation(type="DESTROY", operation_id="op-1"),
         UnsupportedOperation(type="CREATE", operation_id=None),
     )
 

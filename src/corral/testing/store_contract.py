@@ -1,4 +1,5 @@
-"""The Store contract (`corral.coord.ports`), run against every implementation.
+"""The Store contract (`corral.coord.ports`), run against every implementation (SQLite in the unit tests,
+ZooKeeper in the integration tests).
 
 A test class subclasses `StoreContract` and provides two fixtures: `store`, a fresh empty Store, and `peer`,
 a second client of the same data (another connection or session), so that compare-and-set is checked
