@@ -164,12 +164,6 @@ def test_silent_agent_is_marked_unreachable_after_five_missed_pings() -> None:
     assert [f.agent_id for f in fw.failures()] == [agent.id]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="master/calls._kill drops a KILL whose agent is disconnected (_to_agent returns nothing) and "
-    "nothing re-sends it when the agent re-registers; upstream Master::kill records it in "
-    "slave->killedTasks and sends KillTaskMessage again on re-registration, so the task is killed",
-)
 def test_kill_sent_while_the_agent_is_disconnected_takes_effect_when_it_returns() -> None:
     sim, fw = cluster_with_a_task()
     agent = sim.agents[0]

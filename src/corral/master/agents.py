@@ -34,6 +34,7 @@ from corral.protocol.agent import (
     AgentTask,
     ExecutorExited,
     ExecutorToFramework,
+    KillTask,
     Ping,
     Register,
     Registered,
@@ -84,7 +85,21 @@ def register(state: MasterState, ids: IdSource, msg: AgentRegister, now: float) 
     )
     effects.append(Notice(text=f"agent {agent.id} at {reg.ip}:{agent.info.port} {verb} with {agent.total}"))
     effects += _adopt(state, agent, reg, now, announce=was_unreachable)
+    effects += _resend_kills(state, agent)
     state.allocation_pending = True
+    return effects
+
+
+def _resend_kills(state: MasterState, agent: AgentRecord) -> list[Effect]:
+    """The KILLs that came while the agent was away, for its tasks that are still live."""
+    effects: list[Effect] = []
+    for (framework_id, task_id), grace in sorted(agent.pending_kills.items()):
+        framework = state.frameworks.get(framework_id)
+        task = framework.tasks.get(task_id) if framework is not None else None
+        if task is not None and not task.state.is_terminal:
+            kill = KillTask(framework_id=framework_id, task_id=task_id, grace_period=grace)
+            effects.append(SendToAgent(agent_id=agent.id, message=kill))
+    agent.pending_kills.clear()
     return effects
 
 

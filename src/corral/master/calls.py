@@ -259,6 +259,10 @@ def _kill(state: MasterState, framework: FrameworkRecord, call: Kill, now: float
         return [e for s in statuses for e in to_framework(framework, Update(status=s))]
     if task.state.is_terminal:
         return []
+    agent = state.agents.get(task.agent_id)
+    if agent is not None and not agent.connected:
+        agent.pending_kills[(framework.id, task.id)] = call.grace_period
+        return []
     kill = KillTask(framework_id=framework.id, task_id=task.id, grace_period=call.grace_period)
     return _to_agent(state, task.agent_id, kill)
 

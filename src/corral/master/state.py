@@ -73,6 +73,9 @@ class AgentRecord:
     offer_ids: set[OfferId] = field(default_factory=set)
     tasks: set[tuple[FrameworkId, TaskId]] = field(default_factory=set)
     executors: set[tuple[FrameworkId, ExecutorId]] = field(default_factory=set)
+    # KILLs that arrived while the agent was disconnected, resent when it re-registers (upstream's
+    # `slave->killedTasks`): task -> the KILL's grace period.
+    pending_kills: dict[tuple[FrameworkId, TaskId], float | None] = field(default_factory=dict)
     _free: Resources | None = None
 
     @property
