@@ -8,8 +8,6 @@ since 1.5.0 a returning agent's tasks are re-added and re-announced with REASON_
 
 from __future__ import annotations
 
-import pytest
-
 from corral.core.task_state import TaskState
 from corral.master.config import MasterConfig
 from corral.protocol.mesos import Capability, Source
@@ -146,12 +144,6 @@ def test_agent_back_from_a_silent_partition_keeps_its_tasks() -> None:
     assert sim.tasks() == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="MasterCore sends Ping every agent_ping_timeout but never expects an answer (the agent protocol "
-    "has no PONG and max_agent_ping_timeouts is unused), so an agent that goes silent without its "
-    "connection closing is never marked unreachable: its tasks stay TASK_RUNNING and no FAILURE is sent",
-)
 def test_silent_agent_is_marked_unreachable_after_five_missed_pings() -> None:
     sim, fw = cluster_with_a_task()
     agent = sim.agents[0]

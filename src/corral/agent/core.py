@@ -50,6 +50,7 @@ from corral.protocol.agent import (
     FrameworkToExecutor,
     KillTask,
     Ping,
+    Pong,
     Register,
     Registered,
     RunTask,
@@ -189,7 +190,7 @@ class AgentCore:
             case UpdateFrameworkInfo():
                 return self._update_framework(msg.framework_info)
             case Ping():
-                return []
+                return [SendToMaster(message=Pong())]
             case ex.Subscribe() | ex.Update() | ex.Message():
                 return self._executor_call(msg, now)
             case ProcessStarted() if msg.container_id in self.state.task_containers:

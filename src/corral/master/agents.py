@@ -229,8 +229,14 @@ def reregister_expired(
     agent = state.agents.get(timer.agent_id)
     if agent is None or agent.connected or agent.disconnections != timer.disconnections:
         return []
-    effects: list[Effect] = []
     message = f"Agent {agent.id} removed: it did not re-register within {config.agent_reregister_timeout:g} s"
+    return _remove_unreachable(state, agent, message, now)
+
+
+def _remove_unreachable(state: MasterState, agent: AgentRecord, message: str, now: float) -> list[Effect]:
+    """Mark `agent` unreachable: its live tasks become TASK_UNREACHABLE (TASK_LOST for frameworks that are
+    not partition-aware), and every framework hears FAILURE{agent_id} (mesos.md d.4)."""
+    effects: list[Effect] = []
     for framework_id, task_id in sorted(agent.tasks):
         framework = state.frameworks[framework_id]
         task = framework.tasks.get(task_id)
@@ -262,8 +268,20 @@ def reregister_expired(
 
 
 def ping(state: MasterState, config: MasterConfig, now: float) -> list[Effect]:
+    """Ping every connected agent; remove the ones that left `max_agent_ping_timeouts` pings unanswered.
+
+    A connection that goes silent without closing (a partition, a hung host) is only found this way."""
     state.schedule(now + config.agent_ping_timeout, AgentPingTimer())
-    return [SendToAgent(agent_id=a.id, message=Ping()) for a in state.agents.values() if a.connected]
+    effects: list[Effect] = []
+    for agent in [a for a in state.agents.values() if a.connected]:
+        if agent.missed_pings >= config.max_agent_ping_timeouts:
+            silence = agent.missed_pings * config.agent_ping_timeout
+            message = f"Agent {agent.id} removed: it did not answer pings for {silence:g} s"
+            effects += _remove_unreachable(state, agent, message, now)
+        else:
+            agent.missed_pings += 1
+            effects.append(SendToAgent(agent_id=agent.id, message=Ping()))
+    return effects
 
 
 def status_update(state: MasterState, agent: AgentRecord, update: StatusUpdate, now: float) -> list[Effect]:

@@ -57,7 +57,7 @@ from corral.master.state import (
     Timer,
 )
 from corral.master.tasks import to_framework
-from corral.protocol.agent import ExecutorExited, ExecutorToFramework, StatusUpdate
+from corral.protocol.agent import ExecutorExited, ExecutorToFramework, Pong, StatusUpdate
 from corral.protocol.mesos import MasterInfo, Offer
 from corral.protocol.scheduler import Offers, UpdateFramework
 
@@ -141,6 +141,7 @@ class MasterCore:
         agent = self.state.agents.get(msg.agent_id)
         if agent is None or not agent.connected:
             return []
+        agent.missed_pings = 0  # any message shows the agent is alive, a Pong included
         match msg.message:
             case StatusUpdate():
                 return agents.status_update(self.state, agent, msg.message, now)
@@ -148,6 +149,8 @@ class MasterCore:
                 return agents.executor_exited(self.state, agent, msg.message)
             case ExecutorToFramework():
                 return agents.executor_message(self.state, agent, msg.message)
+            case Pong():
+                return []
             case _:
                 assert_never(msg.message)
 

@@ -12,7 +12,14 @@ from dataclasses import dataclass
 
 from corral.core.ids import AgentId, FrameworkId
 from corral.master.state import StreamId
-from corral.protocol.agent import ExecutorExited, ExecutorToFramework, MasterToAgent, Register, StatusUpdate
+from corral.protocol.agent import (
+    ExecutorExited,
+    ExecutorToFramework,
+    MasterToAgent,
+    Pong,
+    Register,
+    StatusUpdate,
+)
 from corral.protocol.scheduler import Call, Event, Subscribe
 
 # ---------------------------------------------------------------- inbound
@@ -49,7 +56,7 @@ class AgentRegister:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AgentMessage:
     agent_id: AgentId
-    message: StatusUpdate | ExecutorExited | ExecutorToFramework
+    message: StatusUpdate | ExecutorExited | ExecutorToFramework | Pong
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

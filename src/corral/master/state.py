@@ -76,6 +76,8 @@ class AgentRecord:
     # KILLs that arrived while the agent was disconnected, resent when it re-registers (upstream's
     # `slave->killedTasks`): task -> the KILL's grace period.
     pending_kills: dict[tuple[FrameworkId, TaskId], float | None] = field(default_factory=dict)
+    # Pings sent since the agent was last heard from; past `max_agent_ping_timeouts` it is unreachable.
+    missed_pings: int = 0
     _free: Resources | None = None
 
     @property

@@ -80,7 +80,12 @@ class ExecutorToFramework:
     data: bytes
 
 
-AgentToMaster = Register | StatusUpdate | ExecutorExited | ExecutorToFramework
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Pong:
+    """The answer to the master's Ping: an agent that stops answering is marked unreachable."""
+
+
+AgentToMaster = Register | StatusUpdate | ExecutorExited | ExecutorToFramework | Pong
 
 # ---------------------------------------------------------------- master -> agent
 
@@ -217,6 +222,8 @@ def encode_agent_message(message: AgentToMaster) -> JsonObject:
                 "data": b64encode(message.data),
             }
             return {"type": "EXECUTOR_MESSAGE", "executor_message": msg}
+        case Pong():
+            return {"type": "PONG"}
 
 
 def decode_agent_message(obj: JsonValue) -> AgentToMaster:
@@ -265,6 +272,8 @@ def decode_agent_message(obj: JsonValue) -> AgentToMaster:
                 executor_id=ExecutorId(b.value("executor_id")),
                 data=b.blob("data") or b"",
             )
+        case "PONG":
+            return Pong()
     raise DecodeError("type", f"unknown agent message type {kind!r}")
 
 

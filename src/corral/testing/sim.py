@@ -47,6 +47,7 @@ from corral.protocol import executor as ex
 from corral.protocol.agent import (
     ExecutorExited,
     ExecutorToFramework,
+    Pong,
     Register,
     StatusUpdate,
 )
@@ -367,7 +368,7 @@ class SimCluster:
                     agent_id = agent.core.agent_id
                     if agent.reachable and agent.core.state.connected and agent_id is not None:
                         message = wire_to_master(effect.message)
-                        assert isinstance(message, StatusUpdate | ExecutorExited | ExecutorToFramework)
+                        assert isinstance(message, StatusUpdate | ExecutorExited | ExecutorToFramework | Pong)
                         self._to_master(mm.AgentMessage(agent_id=agent_id, message=message), agent)
                 case ae.SendToExecutor():
                     executor = self._executor_of(agent, effect.framework_id, effect.executor_id)

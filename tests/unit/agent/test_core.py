@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from corral.agent.effects import AgentRecord, Checkpoint, MasterDisconnected, ProcessStarted, Tick
+from corral.agent.effects import (
+    AgentRecord,
+    Checkpoint,
+    MasterDisconnected,
+    ProcessStarted,
+    SendToMaster,
+    Tick,
+)
 from corral.core.ids import ContainerId, ExecutorId
 from corral.core.task_state import TaskState
-from corral.protocol.agent import AgentTask, Ping, RunTask
+from corral.protocol.agent import AgentTask, Ping, Pong, RunTask
 from corral.testing.clock import FakeClock
 
 from .builders import (
@@ -60,7 +67,7 @@ def test_updates_wait_while_the_master_is_away_and_go_out_at_once_when_it_is_bac
     core.handle(MasterDisconnected(reason="stream ended"), clock.now())
     clock.advance(10.0)
     assert sent_updates(core.handle(Tick(), clock.now())) == []  # no retry while disconnected
-    assert core.handle(Ping(), clock.now()) == []
+    assert core.handle(Ping(), clock.now()) == [SendToMaster(message=Pong())]  # answered, nothing resent
     core.handle(ProcessStarted(container_id=ContainerId("c0"), pid=7), clock.now())
 
     clock.advance(300.0)
