@@ -68,6 +68,26 @@ def _runtime_missing(what: str, error: ImportError) -> click.ClickException:
     return click.ClickException(f"the {what} runtime is not available in this build ({error})")
 
 
+def _allocator_flags(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The master's allocator flags, shared by `corral master` and `corral dev`."""
+    decorators = [
+        flag("allocator", callback=ALLOCATOR, default="HierarchicalDRF", help="HierarchicalDRF or random."),
+        flag(
+            "roles", callback=ROLES, help="The only roles frameworks may use, e.g. 'eng,ops' (default: any)."
+        ),
+        flag("weights", callback=WEIGHTS, help="Initial role weights, e.g. 'eng=2,ops=1' (default 1)."),
+        flag(
+            "min_allocatable_resources",
+            callback=MIN_ALLOCATABLE,
+            default="cpus:0.01|mem:32",
+            help="Offers smaller than every '|'-separated set are withheld (';' joins resources in a set).",
+        ),
+    ]
+    for decorate in reversed(decorators):
+        command = decorate(command)
+    return command
+
+
 # ------------------------------------------------------------------ corral dev
 
 
@@ -115,6 +135,7 @@ def banner(plan: DevPlan, work_dir: Path) -> str:
 @flag(
     "allocation_interval", callback=DURATION, default="1secs", help="Time between allocations (1secs, 500ms)."
 )
+@_allocator_flags
 @log_level_flag()
 def dev(
     *,
@@ -129,6 +150,10 @@ def dev(
     resources: Resources | None,
     attributes: tuple[Attribute, ...] | None,
     allocation_interval: float,
+    allocator: str,
+    roles: frozenset[str] | None,
+    weights: dict[str, float] | None,
+    min_allocatable_resources: str,
     log_level: str,
 ) -> int:
     """Run a master and N agents in one process (loopback, no ZooKeeper)."""
@@ -148,6 +173,14 @@ def dev(
         plan = plan_dev(options)
     except PlanError as e:
         raise click.UsageError(str(e)) from None
+    master_config = replace(
+        plan.master,
+        allocator=allocator,
+        roles=roles,
+        weights=weights or {},
+        min_allocatable_resources=min_allocatable_resources,
+    )
+    plan = replace(plan, master=master_config)
     try:
         from corral.agent.runtime import AgentRuntime
         from corral.master.runtime import MasterRuntime
@@ -207,15 +240,7 @@ def dev(
 @flag(
     "offer_timeout", callback=DURATION, help="Rescind offers not used within this duration (default: never)."
 )
-@flag("allocator", callback=ALLOCATOR, default="HierarchicalDRF", help="HierarchicalDRF or random.")
-@flag("roles", callback=ROLES, help="The only roles frameworks may use, e.g. 'eng,ops' (default: any).")
-@flag("weights", callback=WEIGHTS, help="Initial role weights, e.g. 'eng=2,ops=1' (default 1).")
-@flag(
-    "min_allocatable_resources",
-    callback=MIN_ALLOCATABLE,
-    default="cpus:0.01|mem:32",
-    help="Offers smaller than every '|'-separated set are withheld (';' joins resources in a set).",
-)
+@_allocator_flags
 @log_level_flag()
 def master(
     *,
