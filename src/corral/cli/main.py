@@ -11,9 +11,11 @@ from collections.abc import Sequence
 
 import click
 
+from corral.cli.app_commands import app
 from corral.cli.chronos_commands import chronos
 from corral.cli.client_commands import cluster, task
 from corral.cli.daemons import agent, dev, master
+from corral.cli.job_commands import job
 from corral.cli.marathon_commands import marathon
 
 
@@ -33,6 +35,8 @@ cli.add_command(marathon)
 cli.add_command(chronos)
 cli.add_command(cluster)
 cli.add_command(task)
+cli.add_command(job)
+cli.add_command(app)
 
 
 def _one_line(message: str) -> str:

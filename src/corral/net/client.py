@@ -8,13 +8,13 @@ Corral's daemons are addressed directly.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import TracebackType
 
 import httpx
 
 from corral.core.errors import CorralError, DecodeError
-from corral.protocol.json import JsonValue, loads
+from corral.protocol.json import JsonValue, dumps, loads
 
 DEFAULT_TIMEOUT = 5.0
 Params = Mapping[str, str | int | float]
@@ -48,6 +48,18 @@ def base_url(address: str, *, default_port: int = 5050) -> str:
     return f"http://{text}"
 
 
+def explain(response: httpx.Response) -> str:
+    """The readable part of an error answer: a JSON body's `message`, else the body's first line."""
+    text = response.text.strip()
+    try:
+        body = loads(response.content)
+    except DecodeError:
+        body = None
+    if isinstance(body, dict) and isinstance(body.get("message"), str) and body["message"]:
+        return " ".join(str(body["message"]).split())[:300]
+    return " ".join(text.splitlines()[0].split())[:300] if text else ""
+
+
 def _describe(error: httpx.HTTPError) -> str:
     match error:
         case httpx.ConnectTimeout():
@@ -73,9 +85,12 @@ class Client:
         name: str = "master",
         timeout: float = DEFAULT_TIMEOUT,
         transport: httpx.BaseTransport | None = None,
+        explain_error: Callable[[httpx.Response], str] = explain,
     ) -> None:
+        """`explain_error` turns an error answer into words (Marathon, say, lists its validation details)."""
         self.address = address
         self.name = name
+        self._explain = explain_error
         self.base_url = base_url(address)
         self._timeout = timeout
         self._http = httpx.Client(
@@ -93,22 +108,38 @@ class Client:
     def close(self) -> None:
         self._http.close()
 
-    def get(self, path: str, params: Params | None = None) -> httpx.Response:
-        """GET `path`; raises ClientError unless the answer is 2xx."""
+    def request(
+        self, method: str, path: str, *, json: JsonValue = None, params: Params | None = None
+    ) -> httpx.Response:
+        """One request (a JSON body if `json` is not None); raises ClientError unless the answer is 2xx."""
         where = f"{self.name} at {self.base_url.removeprefix('http://')}"
         try:
-            response = self._http.get(path, params=params)
+            body = None if json is None else dumps(json)
+            headers = None if json is None else {"Content-Type": "application/json"}
+            response = self._http.request(method, path, content=body, params=params, headers=headers)
         except httpx.HTTPError as e:
             raise ClientError(f"cannot reach the {where}: {_describe(e)}") from None
         if not response.is_success:
-            detail = response.text.strip().splitlines()[0][:200] if response.text.strip() else ""
+            detail = self._explain(response)
             reason = f"{response.status_code} {response.reason_phrase}" + (f": {detail}" if detail else "")
-            raise ClientError(f"GET {path} on the {where} answered {reason}", status=response.status_code)
+            message = f"{method} {path} on the {where} answered {reason}"
+            raise ClientError(message, status=response.status_code)
         return response
 
-    def get_json(self, path: str, params: Params | None = None) -> JsonValue:
-        response = self.get(path, params)
+    def request_json(
+        self, method: str, path: str, *, json: JsonValue = None, params: Params | None = None
+    ) -> JsonValue:
+        """`request`, the answer decoded (None for an empty body)."""
+        response = self.request(method, path, json=json, params=params)
+        if not response.content.strip():
+            return None
         try:
             return loads(response.content)
         except DecodeError as e:
-            raise ClientError(f"GET {path} on the {self.name} did not answer JSON ({e})") from None
+            raise ClientError(f"{method} {path} on the {self.name} did not answer JSON ({e})") from None
+
+    def get(self, path: str, params: Params | None = None) -> httpx.Response:
+        return self.request("GET", path, params=params)
+
+    def get_json(self, path: str, params: Params | None = None) -> JsonValue:
+        return self.request_json("GET", path, params=params)
