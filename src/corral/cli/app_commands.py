@@ -18,7 +18,8 @@ import httpx
 from rich.table import Table
 from rich.text import Text
 
-from corral.cli.render import OUTPUTS, make_console, print_json
+from corral.cli.client_commands import address_option, output_option
+from corral.cli.render import make_console, print_json
 from corral.core.errors import DecodeError
 from corral.net.client import Client, ClientError, base_url, explain
 from corral.protocol.json import JsonObject, JsonValue, loads
@@ -60,26 +61,7 @@ def marathon_error(response: httpx.Response) -> str:
     return ": ".join(parts)
 
 
-def marathon_option(fn: F) -> F:
-    return click.option(
-        "--marathon",
-        envvar="CORRAL_MARATHON",
-        default=DEFAULT_MARATHON,
-        show_default=True,
-        show_envvar=True,
-        help="Marathon, host:port.",
-    )(fn)
-
-
-def output_option(fn: F) -> F:
-    return click.option(
-        "-o",
-        "--output",
-        type=click.Choice(OUTPUTS),
-        default="table",
-        show_default=True,
-        help="Output format.",
-    )(fn)
+marathon_option = address_option("marathon", "Marathon", DEFAULT_MARATHON)
 
 
 def wait_options(fn: F) -> F:

@@ -22,15 +22,19 @@ F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_MASTER = "127.0.0.1:5050"
 
 
-def master_option(fn: F) -> F:
+def address_option(flag: str, daemon: str, default: str) -> Callable[[F], F]:
+    """`--master`, `--marathon`, `--chronos`: a daemon's host:port, from `CORRAL_<FLAG>` or `default`."""
     return click.option(
-        "--master",
-        envvar="CORRAL_MASTER",
-        default=DEFAULT_MASTER,
+        f"--{flag}",
+        envvar=f"CORRAL_{flag.upper()}",
+        default=default,
         show_default=True,
         show_envvar=True,
-        help="The master, host:port.",
-    )(fn)
+        help=f"{daemon}, host:port.",
+    )
+
+
+master_option = address_option("master", "The master", DEFAULT_MASTER)
 
 
 def output_option(fn: F) -> F:

@@ -21,7 +21,7 @@ from rich.table import Table
 from rich.text import Text
 
 from corral.chronos.schedule import ScheduleError, parse_schedule, upcoming
-from corral.cli.client_commands import output_option
+from corral.cli.client_commands import address_option, output_option
 from corral.cli.render import make_console, print_json
 from corral.core.errors import DecodeError
 from corral.net.client import Client, ClientError, base_url
@@ -36,15 +36,7 @@ _RESULT_STYLES = {"success": "green", "failure": "red"}
 _RUN_STYLES = {"FINISHED": "blue", "SUCCESS": "blue", "RUNNING": "green", "FAILED": "red", "ERROR": "red"}
 
 
-def chronos_option(fn: F) -> F:
-    return click.option(
-        "--chronos",
-        envvar="CORRAL_CHRONOS",
-        default=DEFAULT_CHRONOS,
-        show_default=True,
-        show_envvar=True,
-        help="Chronos, host:port.",
-    )(fn)
+chronos_option = address_option("chronos", "Chronos", DEFAULT_CHRONOS)
 
 
 # ---- client ----------------------------------------------------------------------------------------------
