@@ -64,10 +64,6 @@ def _ip_flag() -> Callable[[Any], Any]:
     return flag("ip", default="127.0.0.1", callback=_ip, help="IP address to listen on.")
 
 
-def _runtime_missing(what: str, error: ImportError) -> click.ClickException:
-    return click.ClickException(f"the {what} runtime is not available in this build ({error})")
-
-
 def _allocator_flags(command: Callable[..., Any]) -> Callable[..., Any]:
     """The master's allocator flags, shared by `corral master` and `corral dev`."""
     decorators = [
@@ -181,11 +177,8 @@ def dev(
         min_allocatable_resources=min_allocatable_resources,
     )
     plan = replace(plan, master=master_config)
-    try:
-        from corral.agent.runtime import AgentRuntime
-        from corral.master.runtime import MasterRuntime
-    except ImportError as e:
-        raise _runtime_missing("master or agent", e) from None
+    from corral.agent.runtime import AgentRuntime
+    from corral.master.runtime import MasterRuntime
     from corral.net.agent_link import LocalMasterLink
 
     setup_logging(log_level)
@@ -261,10 +254,8 @@ def master(
         raise click.UsageError("--allocation_interval must be positive")
     if offer_timeout is not None and offer_timeout <= 0:
         raise click.UsageError("--offer_timeout must be positive")
-    try:
-        from corral.master.runtime import MasterRuntime
-    except ImportError as e:
-        raise _runtime_missing("master", e) from None
+    from corral.master.runtime import MasterRuntime
+
     setup_logging(log_level)
     sock = bind_daemon("master", ip, port, work_dir)
     config = MasterConfig(
@@ -321,11 +312,9 @@ def agent(
     log_level: str,
 ) -> int:
     """Run an agent that registers with a master and runs its tasks."""
-    try:
-        from corral.agent.master_link import HttpMasterLink
-        from corral.agent.runtime import AgentRuntime
-    except ImportError as e:
-        raise _runtime_missing("agent", e) from None
+    from corral.agent.master_link import HttpMasterLink
+    from corral.agent.runtime import AgentRuntime
+
     setup_logging(log_level)
     sock = bind_daemon("agent", ip, port, work_dir)
     config = AgentConfig(
