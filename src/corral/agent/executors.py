@@ -27,10 +27,13 @@ from corral.agent.effects import (
 from corral.agent.environment import executor_environment, format_duration
 from corral.agent.ledger import (
     ESCALATION,
+    EXECUTOR_GONE,
     REASON_EXECUTOR_TERMINATED,
     REASON_TASK_KILLED_DURING_LAUNCH,
     REGISTRATION,
     Ledger,
+    begin_shutdown,
+    executor_name,
 )
 from corral.agent.state import Executor, ExecutorPhase, Framework, Task
 from corral.core.task_state import TaskState
@@ -40,12 +43,6 @@ from corral.protocol.mesos import ExecutorInfo, Source, TaskInfo, TaskStatus
 
 REASON_EXECUTOR_REGISTRATION_TIMEOUT = "REASON_EXECUTOR_REGISTRATION_TIMEOUT"
 REASON_AGENT_RESTARTED = "REASON_AGENT_RESTARTED"
-
-_GONE = (ExecutorPhase.TERMINATING, ExecutorPhase.TERMINATED)
-
-
-def _name(framework: Framework, executor: Executor) -> str:
-    return f"{executor.id} of framework {framework.id}"
 
 
 def _send(executor: Executor, event: ex.Event) -> SendToExecutor:
@@ -76,7 +73,7 @@ class CustomExecutors:
         if executor is not None and (executor.is_command or executor.is_default):
             kind = "a command task" if executor.is_command else "a DEFAULT executor"
             return [Ignored(text=f"executor id {info.executor_id} is taken by {kind}")]
-        if executor is not None and executor.phase in _GONE:
+        if executor is not None and executor.phase in EXECUTOR_GONE:
             return ledger.drop(framework, executor, tasks, now)
         start = executor is None
         if executor is None:
@@ -97,7 +94,7 @@ class CustomExecutors:
     def _start(self, framework: Framework, executor: Executor, now: float) -> list[Effect]:
         transition = Transition(
             kind="executor",
-            ident=_name(framework, executor),
+            ident=executor_name(framework, executor),
             old="",
             new=executor.phase,
             reason=f"container {executor.container_id}",
@@ -145,7 +142,7 @@ class CustomExecutors:
     ) -> list[Effect]:
         """`Slave::subscribe`: replay the executor's unacknowledged updates, SUBSCRIBED, then queued tasks."""
         ledger = self.ledger
-        if executor.phase in _GONE:
+        if executor.phase in EXECUTOR_GONE:
             return [
                 _send(executor, ex.Shutdown()),
                 DisconnectExecutor(framework_id=framework.id, executor_id=executor.id),
@@ -170,7 +167,7 @@ class CustomExecutors:
         old, executor.phase = executor.phase, ExecutorPhase.RUNNING
         executor.registration_deadline = None
         effects.append(
-            Transition(kind="executor", ident=_name(framework, executor), old=old, new=executor.phase)
+            Transition(kind="executor", ident=executor_name(framework, executor), old=old, new=executor.phase)
         )
         subscribed = ex.Subscribed(
             executor_info=executor.info,
@@ -268,13 +265,11 @@ class CustomExecutors:
         return effects
 
     def shutdown(self, framework: Framework, executor: Executor, now: float) -> list[Effect]:
-        if executor.phase in _GONE:
+        begun = begin_shutdown(framework, executor)
+        if begun is None:
             return []
-        executor.shut_down = True
-        old, executor.phase = executor.phase, ExecutorPhase.TERMINATING
-        effects: list[Effect] = [
-            Transition(kind="executor", ident=_name(framework, executor), old=old, new=executor.phase)
-        ]
+        old, transition = begun
+        effects: list[Effect] = [transition]
         if old is ExecutorPhase.RUNNING:
             effects.append(_send(executor, ex.Shutdown()))
             executor.escalation_deadline = now + self.shutdown_grace(executor)
@@ -293,7 +288,7 @@ class CustomExecutors:
         effects: list[Effect] = [
             Transition(
                 kind="executor",
-                ident=_name(framework, executor),
+                ident=executor_name(framework, executor),
                 old=ExecutorPhase.REGISTERING,
                 new=executor.phase,
                 reason=f"did not subscribe within {timeout}",
@@ -317,7 +312,11 @@ class CustomExecutors:
         exited = ExecutorExited(framework_id=framework.id, executor_id=executor.id, status=wait_status)
         effects: list[Effect] = [
             Transition(
-                kind="executor", ident=_name(framework, executor), old=old, new=executor.phase, reason=how
+                kind="executor",
+                ident=executor_name(framework, executor),
+                old=old,
+                new=executor.phase,
+                reason=how,
             ),
             SendToMaster(message=exited),
             DisconnectExecutor(framework_id=framework.id, executor_id=executor.id),

@@ -37,6 +37,23 @@ REASON_TASK_KILLED_DURING_LAUNCH = "REASON_TASK_KILLED_DURING_LAUNCH"
 REASON_EXECUTOR_TERMINATED = "REASON_EXECUTOR_TERMINATED"
 UNKNOWN_EXIT_STATUS = -1  # upstream's ExitedExecutorMessage status when no process ever ran
 TimerKey = tuple[str, FrameworkId, ExecutorId, TaskId | None]  # a task's own timer names its task
+EXECUTOR_GONE = (ExecutorPhase.TERMINATING, ExecutorPhase.TERMINATED)
+
+
+def executor_name(framework: Framework, executor: Executor) -> str:
+    return f"{executor.id} of framework {framework.id}"
+
+
+def begin_shutdown(framework: Framework, executor: Executor) -> tuple[ExecutorPhase, Transition] | None:
+    """Mark `executor` shut down and TERMINATING; its previous phase and the transition to log, or None if it
+    was already going. What shutting down then takes is the executor kind's business."""
+    if executor.phase in EXECUTOR_GONE:
+        return None
+    executor.shut_down = True
+    old, executor.phase = executor.phase, ExecutorPhase.TERMINATING
+    return old, Transition(
+        kind="executor", ident=executor_name(framework, executor), old=old, new=executor.phase
+    )
 
 
 class Ledger:

@@ -40,10 +40,13 @@ from corral.agent.environment import task_environment
 from corral.agent.ledger import (
     COMPLETION,
     ESCALATION,
+    EXECUTOR_GONE,
     REASON_CONTAINER_LAUNCH_FAILED,
     REASON_TASK_KILLED_DURING_LAUNCH,
     UNKNOWN_EXIT_STATUS,
     Ledger,
+    begin_shutdown,
+    executor_name,
 )
 from corral.agent.sandbox import task_directory
 from corral.agent.state import Executor, ExecutorPhase, Framework, KillCause, Task, TaskContainer
@@ -54,15 +57,10 @@ from corral.protocol.mesos import ExecutorInfo, Source, TaskInfo
 
 EXITED_NORMALLY = 0  # the wait status upstream's default executor leaves when it terminates by itself
 
-_GONE = (ExecutorPhase.TERMINATING, ExecutorPhase.TERMINATED)
 _KILLED_BY = (KillCause.FRAMEWORK, KillCause.TASK_GROUP)
 _KILLS_THE_GROUP = (TaskState.TASK_FAILED, TaskState.TASK_KILLED)
 
 Found = tuple[Framework, Executor, Task, TaskContainer]
-
-
-def _name(framework: Framework, executor: Executor) -> str:
-    return f"{executor.id} of framework {framework.id}"
 
 
 class DefaultExecutors:
@@ -85,7 +83,7 @@ class DefaultExecutors:
         if executor is not None and not executor.is_default:
             kind = "a command task" if executor.is_command else "a CUSTOM executor"
             return [Ignored(text=f"executor id {info.executor_id} is taken by {kind}")]
-        if executor is not None and executor.phase in _GONE:
+        if executor is not None and executor.phase in EXECUTOR_GONE:
             return ledger.drop(framework, executor, tasks, now)
         effects: list[Effect] = []
         start = executor is None
@@ -95,7 +93,7 @@ class DefaultExecutors:
             effects.append(
                 Transition(
                     kind="executor",
-                    ident=_name(framework, executor),
+                    ident=executor_name(framework, executor),
                     old="",
                     new=executor.phase,
                     reason=f"DEFAULT executor, container {executor.container_id}",
@@ -289,7 +287,7 @@ class DefaultExecutors:
         return [
             Transition(
                 kind="executor",
-                ident=_name(framework, executor),
+                ident=executor_name(framework, executor),
                 old=old,
                 new=executor.phase,
                 reason="all its tasks are terminal",
@@ -312,13 +310,11 @@ class DefaultExecutors:
 
     def shutdown(self, framework: Framework, executor: Executor, now: float) -> list[Effect]:
         """SHUTDOWN: kill every task not being killed yet, each with its own kill policy."""
-        if executor.phase in _GONE:
+        begun = begin_shutdown(framework, executor)
+        if begun is None:
             return []
-        executor.shut_down = True
-        old, executor.phase = executor.phase, ExecutorPhase.TERMINATING
-        effects: list[Effect] = [
-            Transition(kind="executor", ident=_name(framework, executor), old=old, new=executor.phase)
-        ]
+        _, transition = begun
+        effects: list[Effect] = [transition]
         for task in executor.live_tasks():
             if task.container is not None and task.container.kill_cause is None:
                 grace = kill_grace(None, task.info)
