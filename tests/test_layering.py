@@ -22,7 +22,7 @@ PURE_PACKAGES: dict[str, frozenset[str]] = {
     "protocol/": frozenset(),
     "frameworks/": frozenset({"driver.py"}),
     "coord/": frozenset({"local.py", "zookeeper.py", "zk_store.py"}),
-    "master/": frozenset({"http_api.py", "runtime.py", "agent_files.py", "operator_api.py"}),
+    "master/": frozenset({"http_api.py", "runtime.py", "agent_files.py", "operator_api.py", "election.py"}),
     "agent/": frozenset(
         {
             "http_api.py",
@@ -32,12 +32,22 @@ PURE_PACKAGES: dict[str, frozenset[str]] = {
             "checkpoint.py",
             "fetcher.py",
             "files.py",
+            "health_probes.py",
             "resources.py",
             "sandbox.py",
         }
     ),
     "marathon/": frozenset(
-        {"http_api.py", "runtime.py", "store.py", "events.py", "service.py", "service_ports.py", "ui/"}
+        {
+            "http_api.py",
+            "runtime.py",
+            "store.py",
+            "events.py",
+            "service.py",
+            "service_ports.py",
+            "probes.py",
+            "ui/",
+        }
     ),
     "chronos/": frozenset({"http_api.py", "runtime.py", "store.py", "ui/"}),
     "lb/": frozenset({"haproxy.py", "runtime.py"}),

@@ -1,9 +1,11 @@
 """The agent's side of Corral's master<->agent protocol over HTTP (`corral.protocol.agent`).
 
-`stream` POSTs REGISTER to `http://<master>/api/v1/agent` and yields the master's messages from the
+`stream` POSTs REGISTER to `http://<leader>/api/v1/agent` and yields the master's messages from the
 RecordIO response; `send` POSTs one message with the `Corral-Agent-Id` header and expects 202. Every
 failure (connection, status, malformed record) is a LinkError: the runtime reconnects and re-registers.
-The stream has no read timeout here: the runtime watches for the master's Pings itself.
+The stream has no read timeout here: the runtime watches for the master's Pings itself. The leader comes
+from a `LeaderTracker`: a stream ends as soon as another master is elected, and a registration attempt
+waits (up to `timeout`) for a leader to be known.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import httpx
 from corral.core.errors import DecodeError
 from corral.core.ids import AgentId
 from corral.net.agent_link import LinkError
+from corral.net.leader import LeaderChanged, LeaderTracker, until_changed
 from corral.protocol import recordio
 from corral.protocol.agent import (
     AGENT_ID_HEADER,
@@ -31,43 +34,49 @@ HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
 
 
 class HttpMasterLink:
-    def __init__(self, master: str, *, timeout: float = 10.0) -> None:
-        self.master = master
-        self._url = f"http://{master}{PATH}"
+    def __init__(self, leader: LeaderTracker, *, timeout: float = 10.0) -> None:
+        self.leader = leader
+        self._timeout = timeout
         self._client = httpx.AsyncClient(timeout=httpx.Timeout(timeout))
 
     async def aclose(self) -> None:
         await self._client.aclose()
 
     async def stream(self, register: Register) -> AsyncIterator[MasterToAgent]:
+        master = await self.leader.wait(self._timeout)
+        if master is None:
+            raise LinkError(f"no leading master in {self.leader.describe}")
         body = dumps(encode_agent_message(register))
         timeout = httpx.Timeout(self._client.timeout.connect, read=None)
         try:
             async with self._client.stream(
-                "POST", self._url, content=body, headers=HEADERS, timeout=timeout
+                "POST", f"http://{master}{PATH}", content=body, headers=HEADERS, timeout=timeout
             ) as response:
                 if response.status_code != 200:
                     text = (await response.aread()).decode(errors="replace")[:200]
-                    raise LinkError(f"REGISTER to {self.master} answered {response.status_code}: {text}")
+                    raise LinkError(f"REGISTER to {master} answered {response.status_code}: {text}")
                 decoder = recordio.Decoder()
-                async for chunk in response.aiter_raw():
+                async for chunk in until_changed(response.aiter_raw(), self.leader, master):
                     for record in decoder.feed(chunk):
                         yield decode_master_message(loads(record))
+        except LeaderChanged as e:
+            raise LinkError(str(e)) from None
         except httpx.HTTPError as e:
-            raise LinkError(f"stream from {self.master} failed: {type(e).__name__}: {e}") from e
+            raise LinkError(f"stream from {master} failed: {type(e).__name__}: {e}") from e
         except DecodeError as e:
-            raise LinkError(f"stream from {self.master} is malformed: {e}") from e
+            raise LinkError(f"stream from {master} is malformed: {e}") from e
 
     async def send(self, agent_id: AgentId, message: AgentToMaster) -> None:
+        master = self.leader.current
+        if master is None:
+            raise LinkError(f"{type(message).__name__}: no leading master in {self.leader.describe}")
         headers = {**HEADERS, AGENT_ID_HEADER: agent_id}
         try:
             response = await self._client.post(
-                self._url, content=dumps(encode_agent_message(message)), headers=headers
+                f"http://{master}{PATH}", content=dumps(encode_agent_message(message)), headers=headers
             )
         except httpx.HTTPError as e:
-            raise LinkError(
-                f"{type(message).__name__} to {self.master} failed: {type(e).__name__}: {e}"
-            ) from e
+            raise LinkError(f"{type(message).__name__} to {master} failed: {type(e).__name__}: {e}") from e
         if response.status_code != 202:
             answer = f"{response.status_code}: {response.text[:200]}"
-            raise LinkError(f"{type(message).__name__} to {self.master} answered {answer}")
+            raise LinkError(f"{type(message).__name__} to {master} answered {answer}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Callable
 from dataclasses import replace
@@ -23,6 +24,7 @@ from corral.cli.flags import (
     RESOURCES,
     ROLES,
     WEIGHTS,
+    ZK,
     flag,
     format_duration,
     log_level_flag,
@@ -41,6 +43,7 @@ from corral.cli.runner import (
     serve_all,
     start_daemon,
 )
+from corral.coord.zk_url import ZkUrl, str_masked
 from corral.core.attributes import Attribute
 from corral.core.reservations import ReservedResources
 from corral.core.resources import Resources
@@ -233,6 +236,14 @@ def dev(
 @flag(
     "offer_timeout", callback=DURATION, help="Rescind offers not used within this duration (default: never)."
 )
+@flag(
+    "zk",
+    callback=ZK,
+    help="ZooKeeper URL for leader election among masters, e.g. zk://h1:2181,h2:2181,h3:2181/mesos "
+    "(or file:///etc/mesos/zk). Without it this master leads alone.",
+)
+@flag("quorum", type=click.IntRange(1), help="A strict majority of the masters (required with --zk).")
+@flag("zk_session_timeout", callback=DURATION, default="10secs", help="ZooKeeper session timeout.")
 @_allocator_flags
 @log_level_flag()
 def master(
@@ -243,6 +254,9 @@ def master(
     work_dir: Path,
     allocation_interval: float,
     offer_timeout: float | None,
+    zk: ZkUrl | None,
+    quorum: int | None,
+    zk_session_timeout: float,
     allocator: str,
     roles: frozenset[str] | None,
     weights: dict[str, float] | None,
@@ -250,6 +264,8 @@ def master(
     log_level: str,
 ) -> int:
     """Run a master: the v1 scheduler API, /master/state, the agents' registration endpoint."""
+    if zk is not None and quorum is None:
+        raise click.UsageError("--quorum is required with --zk (a strict majority of the masters)")
     if allocation_interval <= 0:
         raise click.UsageError("--allocation_interval must be positive")
     if offer_timeout is not None and offer_timeout <= 0:
@@ -271,14 +287,20 @@ def master(
         min_allocatable_resources=min_allocatable_resources,
     )
     timeout = format_duration(offer_timeout) if offer_timeout else "none"
+    election = f", election in {zk}" if zk is not None else ""
     click.echo(
         f"Corral master on http://{ip}:{config.port} (work dir {config.work_dir}, "
-        f"allocation interval {format_duration(allocation_interval)}, offer timeout {timeout})"
+        f"allocation interval {format_duration(allocation_interval)}, offer timeout {timeout}{election})"
     )
 
     async def main() -> None:
-        runtime = MasterRuntime(config)
-        await serve_all([Service("master", runtime.app, sock, runtime.run)])
+        runtime = MasterRuntime(config, leading=zk is None)
+        run = runtime.run
+        if zk is not None:
+            from corral.master.election import run_elected
+
+            run = functools.partial(run_elected, runtime, zk, session_timeout=zk_session_timeout)
+        await serve_all([Service("master", runtime.app, sock, run)])
 
     return start_daemon(main)
 
@@ -291,7 +313,13 @@ def master(
 @port_flag("port", 5051, "Port to listen on.")
 @flag("hostname", help="Hostname to advertise (default: the IP).")
 @_work_dir(".corral/agent", "Where the agent keeps sandboxes and checkpoints.")
-@flag("master", callback=MASTER, default="127.0.0.1:5050", help="The master, host:port (or file:///path).")
+@flag(
+    "master",
+    callback=MASTER,
+    default="127.0.0.1:5050",
+    help="The master: host:port, zk://host1:2181,host2:2181/mesos (follows the leader), or file:///path.",
+)
+@flag("zk_session_timeout", callback=DURATION, default="10secs", help="ZooKeeper session timeout (with zk://).")
 @flag(
     "resources",
     callback=RESERVED_RESOURCES,
@@ -309,11 +337,13 @@ def agent(
     master: str,
     resources: ReservedResources | None,
     attributes: tuple[Attribute, ...] | None,
+    zk_session_timeout: float,
     log_level: str,
 ) -> int:
-    """Run an agent that registers with a master and runs its tasks."""
+    """Run an agent that registers with the leading master and runs its tasks."""
     from corral.agent.master_link import HttpMasterLink
     from corral.agent.runtime import AgentRuntime
+    from corral.net.leader import open_tracker
 
     setup_logging(log_level)
     sock = bind_daemon("agent", ip, port, work_dir)
@@ -327,14 +357,17 @@ def agent(
         reservations=resources.reserved if resources is not None else {},
         attributes=attributes or (),
     )
-    click.echo(f"Corral agent on http://{ip}:{config.port}, master {master} (work dir {config.work_dir})")
+    click.echo(
+        f"Corral agent on http://{ip}:{config.port}, master {str_masked(master)} (work dir {config.work_dir})"
+    )
 
     async def main() -> None:
-        link = HttpMasterLink(master)
-        try:
-            runtime = AgentRuntime(config, link)
-            await serve_all([Service("agent", runtime.app, sock, runtime.run)])
-        finally:
-            await link.aclose()
+        async with open_tracker(master, session_timeout=zk_session_timeout) as leader:
+            link = HttpMasterLink(leader)
+            try:
+                runtime = AgentRuntime(config, link)
+                await serve_all([Service("agent", runtime.app, sock, runtime.run)])
+            finally:
+                await link.aclose()
 
     return start_daemon(main)

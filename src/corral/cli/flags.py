@@ -17,6 +17,8 @@ from typing import Any, TypeVar
 import click
 from click.core import ParameterSource
 
+from corral.coord import zk_url
+from corral.coord.zk_url import HostPort, InvalidUrl, ZkUrl
 from corral.core.attributes import Attribute, parse_attributes
 from corral.core.errors import ResourceParseError
 from corral.core.reservations import ReservedResources, parse_reserved_resources
@@ -60,24 +62,28 @@ def format_duration(seconds: float) -> str:
 
 
 def parse_master(text: str) -> str:
-    """`--master` for an agent: `host:port`, `host` (port 5050) or `file:///path` holding one of those."""
+    """`--master`: `host:port`, `host` (port 5050), `zk://host1:2181,host2:2181/mesos`, or `file:///path`
+    holding one of those. Returns `host:port`, or the `zk://` URL (a file's content resolved)."""
     value = text.strip()
-    if value.startswith("file://"):
-        path = Path(value.removeprefix("file://"))
-        try:
-            value = path.read_text().strip()
-        except OSError as e:
-            raise ValueError(f"cannot read {path}: {e.strerror}") from None
-    if value.startswith(("zk://", "zoo://")):
-        raise ValueError(f"{value}: ZooKeeper is not part of this build yet; give host:port")
     if value.startswith("http://"):
         value = value.removeprefix("http://").rstrip("/")
-    host, sep, port = value.rpartition(":")
-    if not sep:
-        host, port = value, "5050"
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(f"{text!r} is not host:port")
-    return f"{host}:{int(port)}"
+    parsed = _parse_master_url(value)
+    return parsed.unmasked if isinstance(parsed, ZkUrl) else str(parsed)
+
+
+def parse_zk(text: str) -> ZkUrl:
+    """`--zk`: a `zk://` URL, or `file:///path` holding one (the tutorial's `/etc/mesos/zk`)."""
+    parsed = _parse_master_url(text)
+    if not isinstance(parsed, ZkUrl):
+        raise ValueError(f"{text!r} is not a zk:// URL")
+    return parsed
+
+
+def _parse_master_url(text: str) -> ZkUrl | HostPort:
+    try:
+        return zk_url.parse_master(text, read_file=lambda path: Path(path).read_text())
+    except InvalidUrl as e:
+        raise ValueError(str(e)) from None
 
 
 # ------------------------------------------------------------------ click callbacks
@@ -138,6 +144,7 @@ DURATION = _convert(parse_duration)
 RESOURCES = _convert(_resources)
 ATTRIBUTES = _convert(_attributes)
 MASTER = _convert(parse_master)
+ZK = _convert(parse_zk)
 RESERVED_RESOURCES = _convert(_reserved_resources)
 ALLOCATOR = _convert(_allocator)
 WEIGHTS = _convert(_weights)

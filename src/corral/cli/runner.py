@@ -23,7 +23,7 @@ from typing import Any
 import click
 from starlette.types import ASGIApp
 
-from corral.core.errors import CorralError
+from corral.core.errors import CorralError, DaemonStopped
 from corral.net.serve import make_socket, serve
 
 log = logging.getLogger(__name__)
@@ -152,10 +152,20 @@ def run_daemon(main: Callable[[], Coroutine[Any, Any, None]]) -> int:
     except StartupError:
         raise
     except Exception as e:
-        errors = e.exceptions if isinstance(e, BaseExceptionGroup) else (e,)
+        errors = _leaves(e)
         startup = [x for x in errors if isinstance(x, StartupError)]
         if startup:
             raise startup[0] from None
+        if stopped := [x for x in errors if isinstance(x, DaemonStopped)]:
+            log.critical("%s", stopped[0])
+            return 1
         log.critical("stopped by an unexpected error", exc_info=e)
         return 1
     return 0
+
+
+def _leaves(error: BaseException) -> list[BaseException]:
+    """The exceptions inside (nested) task group errors."""
+    if isinstance(error, BaseExceptionGroup):
+        return [leaf for inner in error.exceptions for leaf in _leaves(inner)]
+    return [error]

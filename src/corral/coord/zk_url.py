@@ -51,6 +51,12 @@ class ZkUrl:
         """An absolute znode path under this URL's path: `ZkUrl(..., "/mesos").child("x")` is `/mesos/x`."""
         return join_path(self.path, *names)
 
+    @property
+    def unmasked(self) -> str:
+        """The URL as given, password included (to pass on, never to log)."""
+        auth = f"{self.credentials[0]}:{self.credentials[1]}@" if self.credentials else ""
+        return f"zk://{auth}{self.hosts}{self.path}"
+
     def __str__(self) -> str:
         """The URL with the password masked (safe to log)."""
         auth = f"{self.credentials[0]}:***@" if self.credentials else ""

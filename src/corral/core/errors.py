@@ -7,6 +7,11 @@ class CorralError(Exception):
     """Base of Corral's own exceptions."""
 
 
+class DaemonStopped(CorralError):
+    """A daemon ends on purpose (e.g. a leader that lost its lease): its message is logged, without a traceback,
+    and the process exits with 1."""
+
+
 class DecodeError(CorralError):
     """A message does not have the shape its schema requires. `path` names the offending field."""
 

@@ -1,14 +1,18 @@
 """An asyncio client of the v1 scheduler API: subscribe, stay subscribed, send calls.
 
-It follows the leader (a 307's `Location` netloc, as pymesos does), reconnects with capped exponential
-backoff, and treats a stream silent for five heartbeat intervals as broken (pymesos has no such watchdog
-and hangs on half-open connections). Between streams it yields `Disconnected`, so the framework knows its
-offers are gone; after a reconnect it re-subscribes with its framework id and keeps its tasks.
+It follows the leader: `master` may be `host:port` or a `zk://` URL (the leader's election, through a
+`LeaderTracker`), and a 307's `Location` netloc is followed as pymesos does. A stream ends as soon as another
+master is elected, and a reconnection to a new leader does not wait out the backoff. It reconnects with
+capped exponential backoff, and treats a stream silent for five heartbeat intervals as broken (pymesos has
+no such watchdog and hangs on half-open connections). Between streams it yields `Disconnected`, so the
+framework knows its offers are gone; after a reconnect it re-subscribes with its framework id and keeps its
+tasks.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections.abc import AsyncIterator
@@ -19,6 +23,7 @@ import httpx
 
 from corral.core.errors import CorralError, DecodeError
 from corral.core.ids import FrameworkId
+from corral.net.leader import LeaderChanged, LeaderTracker, open_tracker, until_changed
 from corral.protocol import recordio
 from corral.protocol.json import dumps, loads
 from corral.protocol.mesos import FrameworkInfo
@@ -29,6 +34,7 @@ log = logging.getLogger(__name__)
 
 PATH = "/api/v1/scheduler"
 MISSED_HEARTBEATS = 5
+LEADER_WAIT = 10.0  # seconds to wait for an election before reporting that no master leads
 
 
 class DriverError(CorralError):
@@ -52,8 +58,12 @@ class SchedulerDriver:
         backoff_initial: float = 0.1,
         backoff_max: float = 5.0,
         rng: random.Random | None = None,
+        zk_session_timeout: float = 10.0,
     ) -> None:
-        self.master = master
+        self._master_spec = master
+        self.master = master  # the master of the current (or last) subscription
+        self._redirect: str | None = None  # a 307's leader, tried until it fails
+        self._zk_session_timeout = zk_session_timeout
         self.framework_info = framework_info
         self.stream_id: str | None = None
         self._heartbeat_interval = heartbeat_interval
@@ -75,56 +85,70 @@ class SchedulerDriver:
 
     async def events(self) -> AsyncIterator[Event | Disconnected]:
         """Every event of every subscription, with `Disconnected` between streams. Ends on a fatal ERROR."""
-        failures = 0
-        while True:
-            fatal = False
-            try:
-                async for event in self._subscribe_once():
-                    if isinstance(event, Subscribed):
-                        failures = 0
-                    fatal = isinstance(event, Error)
-                    yield event
-                reason = "stream ended"
-            except (httpx.HTTPError, DecodeError, DriverError) as e:
-                reason = f"{type(e).__name__}: {e}"
-            self.stream_id = None
-            yield Disconnected(reason)
-            if fatal:
-                return
-            delay = min(self._backoff_max, self._backoff_initial * 2**failures)
-            failures += 1
-            await asyncio.sleep(delay * (0.5 + self._rng.random() / 2))
+        async with open_tracker(self._master_spec, session_timeout=self._zk_session_timeout) as leader:
+            failures = 0
+            while True:
+                fatal = False
+                master = self._redirect or await leader.wait(LEADER_WAIT)
+                try:
+                    if master is None:
+                        raise DriverError(f"no leading master in {leader.describe}")
+                    async for event in self._subscribe_once(master, leader):
+                        if isinstance(event, Subscribed):
+                            failures = 0
+                        fatal = isinstance(event, Error)
+                        yield event
+                    reason = "stream ended"
+                except (httpx.HTTPError, DecodeError, DriverError, LeaderChanged) as e:
+                    reason = f"{type(e).__name__}: {e}"
+                    if master == self._redirect:
+                        self._redirect = None  # back to the configured master, which names the leader
+                self.stream_id = None
+                yield Disconnected(reason)
+                if fatal:
+                    return
+                if self._redirect is not None:
+                    continue  # a 307 named the leader: go there now
+                delay = min(self._backoff_max, self._backoff_initial * 2**failures)
+                failures += 1
+                with contextlib.suppress(TimeoutError):  # a new leader is worth trying at once
+                    await asyncio.wait_for(
+                        leader.changed_from(master), delay * (0.5 + self._rng.random() / 2)
+                    )
 
-    async def _subscribe_once(self) -> AsyncIterator[Event]:
+    async def _subscribe_once(self, master: str, leader: LeaderTracker) -> AsyncIterator[Event]:
         body = dumps(encode_call(self.framework_id, Subscribe(framework_info=self.framework_info)))
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         silence = self._heartbeat_interval * MISSED_HEARTBEATS
         timeout = httpx.Timeout(10.0, read=silence)
-        url = f"http://{self.master}{PATH}"
+        self.master = master
         async with self._client.stream(
-            "POST", url, content=body, headers=headers, timeout=timeout
+            "POST", f"http://{master}{PATH}", content=body, headers=headers, timeout=timeout
         ) as response:
             if response.status_code == 307:
                 self._follow(response.headers.get("Location", ""))
                 return
             if response.status_code != 200:
                 text = (await response.aread()).decode(errors="replace")[:200]
-                raise DriverError(f"SUBSCRIBE to {self.master} answered {response.status_code}: {text}")
+                raise DriverError(f"SUBSCRIBE to {master} answered {response.status_code}: {text}")
             self.stream_id = response.headers.get("Mesos-Stream-Id", "")
             decoder = recordio.Decoder()
-            async for chunk in response.aiter_raw():
+            chunks = response.aiter_raw()
+            if master == leader.current:
+                chunks = until_changed(chunks, leader, master)
+            async for chunk in chunks:
                 for record in decoder.feed(chunk):
                     event = decode_event(loads(record))
                     if isinstance(event, Subscribed):
                         self.framework_info = self.framework_info.with_id(event.framework_id)
-                        log.info("framework %s subscribed to %s", event.framework_id, self.master)
+                        log.info("framework %s subscribed to %s", event.framework_id, master)
                     yield event
 
     def _follow(self, location: str) -> None:
         leader = urlparse(location).netloc or location.strip("/")
         if leader:
             log.info("following the leading master %s -> %s", self.master, leader)
-            self.master = leader
+            self._redirect = leader
 
     async def call(self, call: Call) -> None:
         """Send one call on its own connection. 202 is success; anything else raises DriverError."""

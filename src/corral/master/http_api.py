@@ -44,6 +44,12 @@ _JSONP_CALLBACK = re.compile(r"^[A-Za-z_$][\w$.]*$")
 _SCHEDULER_PATHS = ("/api/v1/scheduler", "/master/api/v1/scheduler")
 # What Starlette sends for `Response(status_code=200 or 202)`.
 _EMPTY_BODY_HEADERS = [(b"content-length", b"0")]
+# What a master that is not the leader still answers itself (mesos.md c.1); the rest goes to the leader.
+_ANY_MASTER_PATHS = frozenset(
+    f"{prefix}/{name}"
+    for prefix in ("", "/master")
+    for name in ("flags", "health", "redirect", "version", "metrics/snapshot")
+)
 
 
 class _Stream(StreamingResponse):
@@ -298,8 +304,10 @@ class MasterApi:
         return Response(status_code=200)
 
     async def redirect(self, request: Request) -> Response:
-        info = self.runtime.master_info
-        return RedirectResponse(f"//{info.hostname}:{info.port}", status_code=307)
+        leader = self.runtime.leader
+        if leader is None:
+            return _text(503, "No leader elected")
+        return RedirectResponse(f"//{leader.hostname}:{leader.port}", status_code=307)
 
     async def browse(self, request: Request) -> Response:
         return await self.files.proxy(request, "browse")
@@ -352,9 +360,25 @@ def build_app(runtime: MasterRuntime) -> ASGIApp:
     scheduler_api = api.scheduler
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] in _SCHEDULER_PATHS and scope["method"] in methods:
+        if not runtime.leading and scope["type"] == "http" and _leader_only(scope["path"]):
+            await _to_leader(runtime, scope)(scope, receive, send)
+        elif scope["type"] == "http" and scope["path"] in _SCHEDULER_PATHS and scope["method"] in methods:
             await scheduler_api(scope, receive, send)
         else:
             await router(scope, receive, send)
 
     return app
+
+
+def _leader_only(path: str) -> bool:
+    return path not in _ANY_MASTER_PATHS and not path.startswith("/files/")
+
+
+def _to_leader(runtime: MasterRuntime, scope: Scope) -> Response:
+    """A non-leader's answer: 307 to the same path on the leader (protocol-relative, as upstream), or 503."""
+    leader = runtime.leader
+    if leader is None:
+        return _text(503, "No leader elected")
+    query = scope.get("query_string", b"").decode("latin-1")
+    location = f"//{leader.hostname}:{leader.port}{scope['path']}" + (f"?{query}" if query else "")
+    return RedirectResponse(location, status_code=307)

@@ -62,7 +62,12 @@ class MasterRuntime:
     """Implements `corral.net.agent_link.MasterEndpoint`; `app` is the master's ASGI application."""
 
     def __init__(
-        self, config: MasterConfig, *, clock: Clock | None = None, master_id: str | None = None
+        self,
+        config: MasterConfig,
+        *,
+        clock: Clock | None = None,
+        master_id: str | None = None,
+        leading: bool = True,
     ) -> None:
         self.config = config
         self.clock: Clock = clock or WallClock()
@@ -85,7 +90,20 @@ class MasterRuntime:
         self._deadline: float | None = None
         self._wakeup = asyncio.Event()
         self._state_cache: tuple[int, bytes] | None = None
+        # Without ZooKeeper a master leads from the start; with it, `elect` is called once its candidacy wins,
+        # and until then `leader` is whichever master the election names (None: no leader known).
+        self.leading = leading
+        self.leader: MasterInfo | None = self.master_info if leading else None
+        self._elected = asyncio.Event()
+        if leading:
+            self._elected.set()
         self.app = build_app(self)
+
+    def elect(self) -> None:
+        """This master won the election: from now on it serves frameworks and agents."""
+        self.leading = True
+        self.leader = self.master_info
+        self._elected.set()
 
     # ------------------------------------------------------------ the single entry to the core
 
@@ -125,6 +143,7 @@ class MasterRuntime:
     async def run(self) -> None:
         """Deliver ticks (allocation, heartbeats, timeouts) until cancelled."""
         loop = asyncio.get_running_loop()
+        await self._elected.wait()
         self.submit(Tick())
         while True:
             deadline = self._deadline

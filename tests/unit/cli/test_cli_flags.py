@@ -8,7 +8,17 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from corral.cli.flags import ATTRIBUTES, DURATION, MASTER, RESOURCES, flag, parse_duration, parse_master
+from corral.cli.flags import (
+    ATTRIBUTES,
+    DURATION,
+    MASTER,
+    RESOURCES,
+    flag,
+    parse_duration,
+    parse_master,
+    parse_zk,
+)
+from corral.coord.zk_url import parse_zk_url
 from corral.core.attributes import Attribute
 from corral.core.resources import Resources
 
@@ -59,12 +69,23 @@ def test_master_address_from_a_file(tmp_path: Path) -> None:
     assert parse_master(f"file://{path}") == "10.0.0.5:5050"
 
 
-@pytest.mark.parametrize(
-    "text", ["zk://h:2181/mesos", "h:port", ":5050", "h:70000", "file:///does/not/exist"]
-)
+def test_a_zookeeper_master_is_kept_as_a_url_with_its_file_resolved(tmp_path: Path) -> None:
+    assert parse_master("zk://u:p@h1,h2:2182/mesos") == "zk://u:p@h1:2181,h2:2182/mesos"
+    path = tmp_path / "zk"
+    path.write_text("zk://10.0.0.1:2181,10.0.0.2:2181/mesos\n")
+    assert parse_master(f"file://{path}") == "zk://10.0.0.1:2181,10.0.0.2:2181/mesos"
+    assert parse_zk(f"file://{path}") == parse_zk_url("zk://10.0.0.1:2181,10.0.0.2:2181/mesos")
+
+
+@pytest.mark.parametrize("text", ["h:port", ":5050", "h:70000", "file:///does/not/exist", "zk://"])
 def test_bad_master_addresses(text: str) -> None:
     with pytest.raises(ValueError):
         parse_master(text)
+
+
+def test_zk_must_be_a_zookeeper_url() -> None:
+    with pytest.raises(ValueError, match="not a zk:// URL"):
+        parse_zk("10.0.0.1:5050")
 
 
 @click.command()
