@@ -101,7 +101,8 @@ def test_unreachable_master_is_one_line(args: list[str]) -> None:
         (["dev", "--allocation_interval", "soon"], 2, "'soon' is not a duration"),
         (["dev", "--agents", "3", "--resources", "ports:[1-2]"], 2, "cannot be split among 3 agents"),
         (["dev", "--master_port", "99999"], 2, "99999 is not in the range"),
-        (["agent", "--master", "zk://h:2181/mesos"], 2, "ZooKeeper is not part of this build yet"),
+        (["master", "--zk", "zk://h:2181/mesos"], 2, "--quorum is required with --zk"),
+        (["agent", "--master", "zk://"], 2, "no ZooKeeper servers"),
         (["no-such-command"], 2, "No such command"),
     ],
 )

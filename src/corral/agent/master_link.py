@@ -10,6 +10,8 @@ waits (up to `timeout`) for a leader to be known.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 import httpx
@@ -38,6 +40,7 @@ class HttpMasterLink:
         self.leader = leader
         self._timeout = timeout
         self._client = httpx.AsyncClient(timeout=httpx.Timeout(timeout))
+        self._registered_with: str | None = None  # the master of the latest registration attempt
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -46,6 +49,7 @@ class HttpMasterLink:
         master = await self.leader.wait(self._timeout)
         if master is None:
             raise LinkError(f"no leading master in {self.leader.describe}")
+        self._registered_with = master
         body = dumps(encode_agent_message(register))
         timeout = httpx.Timeout(self._client.timeout.connect, read=None)
         try:
@@ -65,6 +69,10 @@ class HttpMasterLink:
             raise LinkError(f"stream from {master} failed: {type(e).__name__}: {e}") from e
         except DecodeError as e:
             raise LinkError(f"stream from {master} is malformed: {e}") from e
+
+    async def pause(self, delay: float) -> None:
+        with contextlib.suppress(TimeoutError):  # as a Mesos agent, register at once with a new leader
+            await asyncio.wait_for(self.leader.changed_from(self._registered_with), delay)
 
     async def send(self, agent_id: AgentId, message: AgentToMaster) -> None:
         master = self.leader.current

@@ -19,7 +19,7 @@ from typing import assert_never
 
 from corral.core.ids import AgentId, FrameworkId, IdSource
 from corral.core.reservations import is_subrole, role_problem
-from corral.master import agents, calls, frameworks
+from corral.master import agents, calls, frameworks, registry
 from corral.master.allocator import (
     AgentView,
     AllocationView,
@@ -39,6 +39,7 @@ from corral.master.messages import (
     FrameworkSubscribe,
     Inbound,
     Notice,
+    RecoverRegistry,
     StreamClosed,
     Tick,
     WakeAt,
@@ -53,6 +54,7 @@ from corral.master.state import (
     HeartbeatTimer,
     MasterState,
     OfferTimer,
+    RecoveryTimer,
     ReregisterTimer,
     Timer,
 )
@@ -127,7 +129,11 @@ class MasterCore:
             case StreamClosed():
                 return frameworks.disconnect(state, msg.stream_id, now)
             case AgentRegister():
+                if (requested := msg.register.agent_info.id) is not None:
+                    state.recovered_agents.pop(requested, None)
                 return agents.register(state, self.ids, msg, now)
+            case RecoverRegistry():
+                return registry.recover(state, self.config, msg, now)
             case AgentMessage():
                 return self._agent_message(msg, now)
             case AgentDisconnected():
@@ -184,6 +190,9 @@ class MasterCore:
                 return agents.reregister_expired(state, self.config, timer, now)
             case OfferTimer():
                 return self._offer_expired(timer)
+            case RecoveryTimer():
+                state.version += 1
+                return registry.recovery_expired(state, now)
             case AllocationTimer():
                 return []  # handled by _tick, which reschedules it
             case _:

@@ -70,6 +70,15 @@ class Tick:
     """Time passed: fire due timers (heartbeats, timeouts) and allocate if due."""
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RecoverRegistry:
+    """A newly elected master's registry: the agents admitted before (id, hostname) and the unreachable ones
+    (id, since). Admitted agents are expected to re-register within `agent_reregister_timeout`."""
+
+    agents: tuple[tuple[AgentId, str], ...]
+    unreachable: tuple[tuple[AgentId, float], ...]
+
+
 Inbound = (
     FrameworkSubscribe
     | FrameworkCall
@@ -77,6 +86,7 @@ Inbound = (
     | AgentRegister
     | AgentMessage
     | AgentDisconnected
+    | RecoverRegistry
     | Tick
 )
 

@@ -263,7 +263,20 @@ class OfferTimer:
     offer_id: OfferId
 
 
-Timer = AllocationTimer | AgentPingTimer | HeartbeatTimer | FailoverTimer | ReregisterTimer | OfferTimer
+@dataclass(frozen=True, slots=True)
+class RecoveryTimer:
+    """Registry agents that have not re-registered by now are unreachable."""
+
+
+Timer = (
+    AllocationTimer
+    | AgentPingTimer
+    | HeartbeatTimer
+    | FailoverTimer
+    | ReregisterTimer
+    | OfferTimer
+    | RecoveryTimer
+)
 
 
 # ---------------------------------------------------------------- the whole state
@@ -278,6 +291,8 @@ class MasterState:
     agents: dict[AgentId, AgentRecord] = field(default_factory=dict)
     # Agents removed after not re-registering in time, with the time they were marked unreachable.
     unreachable_agents: dict[AgentId, float] = field(default_factory=dict)
+    # Agents the registry names that have not re-registered since this master was elected (agent -> hostname).
+    recovered_agents: dict[AgentId, str] = field(default_factory=dict)
     frameworks: dict[FrameworkId, FrameworkRecord] = field(default_factory=dict)
     completed_frameworks: deque[FrameworkRecord] = field(init=False)
     streams: dict[StreamId, FrameworkId] = field(default_factory=dict)

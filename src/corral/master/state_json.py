@@ -209,7 +209,7 @@ def state_json(state: MasterState, config: MasterConfig) -> JsonObject:
         "log_dir": "",
         "flags": flags_json(config),
         "slaves": [agent_json(a) for a in state.agents.values()],
-        "recovered_slaves": [],
+        "recovered_slaves": [{"id": i, "hostname": h} for i, h in state.recovered_agents.items()],
         "frameworks": frameworks_json(state, state.frameworks.values()),
         "completed_frameworks": frameworks_json(state, state.completed_frameworks),
         # Corral's addition: each role's weight, quota, books and DRF share, as `/roles` has them.

@@ -134,8 +134,8 @@ def reconcile(
 ) -> list[TaskStatus]:
     """Implicit (no tasks): the latest state of every task known. Explicit: the a.10 table, per task.
 
-    Upstream stays silent about unknown tasks on agents still expected back after a master failover; Corral's
-    master keeps no registry of agents yet, so it has no such "recovered" set and always answers.
+    A task unknown here whose agent the registry expects back after a failover gets no answer (upstream's
+    rule): the agent will report it, or become unreachable, and the scheduler asks again.
     """
     if not tasks:
         known = [*framework.tasks.values(), *framework.unreachable_tasks.values()]
@@ -146,6 +146,8 @@ def reconcile(
         if task is not None:
             if task.state != TaskState.TASK_STAGING:  # rule 3: no answer yet, the scheduler retries
                 out.append(latest_state_status(framework, task, now))
+            continue
+        if agent_id is not None and agent_id in state.recovered_agents:
             continue
         if agent_id is not None and agent_id in state.agents:
             new, message, since = TaskState.TASK_GONE, "Reconciliation: Task is unknown to the agent", None

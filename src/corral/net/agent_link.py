@@ -7,6 +7,7 @@ calls the master's endpoint directly, passing the same dataclasses without encod
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Protocol
 
@@ -42,6 +43,10 @@ class MasterLink(Protocol):
         """Send one message to the master. Raises LinkError on failure (the caller keeps it and resends)."""
         ...
 
+    async def pause(self, delay: float) -> None:
+        """The backoff before registering again: `delay` seconds, or less once another master leads."""
+        ...
+
 
 class LocalMasterLink:
     """An in-process link to a master in the same event loop (`corral dev`, SimCluster-style tests)."""
@@ -54,3 +59,6 @@ class LocalMasterLink:
 
     async def send(self, agent_id: AgentId, message: AgentToMaster) -> None:
         await self._master.agent_call(agent_id, message)
+
+    async def pause(self, delay: float) -> None:
+        await asyncio.sleep(delay)

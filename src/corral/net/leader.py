@@ -106,20 +106,26 @@ async def until_changed(items: AsyncIterator[T], leader: LeaderTracker, master: 
     stopped leader sends nothing but keeps its sockets open; a stream must not wait for its silence to time
     out."""
     change = asyncio.ensure_future(leader.changed_from(master))
+    item: asyncio.Future[T] | None = None
     try:
         while True:
             item = asyncio.ensure_future(anext(items))
             await asyncio.wait((item, change), return_when=asyncio.FIRST_COMPLETED)
             if not item.done():
-                item.cancel()
-                with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
-                    await item
-                raise LeaderChanged(
-                    f"{master} is no longer the leading master ({leader.current or 'none'} is)"
-                )
+                now = leader.current or "none"
+                raise LeaderChanged(f"{master} is no longer the leading master ({now} is)")
             try:
                 yield item.result()
             except StopAsyncIteration:
                 return
     finally:
         change.cancel()
+        if item is not None:
+            await _settle(item)
+
+
+async def _settle(item: asyncio.Future[T]) -> None:
+    """Cancel a pending read and consume its outcome, so that no exception is left unretrieved."""
+    item.cancel()
+    with contextlib.suppress(BaseException):
+        await item
