@@ -2,7 +2,8 @@
 
 Corral runs a command task's process directly instead of through a `mesos-executor` process, but keeps
 what frameworks observe: the synthesized ExecutorInfo, TASK_STARTING then TASK_RUNNING, the exit status
-mapping and its messages, and the kill policy (SIGTERM, grace, SIGKILL).
+mapping and its messages, the kill policy (SIGTERM, grace, SIGKILL), and the health check it runs
+(`health_checks.py`), whose kill ends the task TASK_KILLED with `healthy: false`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from signal import SIGTERM
 
 from corral.agent.effects import Effect, Launch, Signal
 from corral.agent.environment import task_environment
+from corral.agent.health_checks import HealthChecker
 from corral.agent.ledger import COMPLETION, ESCALATION, Ledger
 from corral.agent.state import Executor, ExecutorPhase, Framework, KillCause
 from corral.core.ids import ExecutorId, FrameworkId
@@ -23,6 +25,8 @@ from corral.protocol.mesos import ExecutorInfo, Source, TaskInfo
 DEFAULT_KILL_GRACE = 3.0
 
 REASON_MAX_COMPLETION_TIME_REACHED = "REASON_MAX_COMPLETION_TIME_REACHED"
+# The kills that end a task TASK_KILLED (and that frameworks hear TASK_KILLING for).
+KILLED_BY = (KillCause.FRAMEWORK, KillCause.TASK_GROUP, KillCause.HEALTH_CHECK)
 
 
 def synthesize_executor(framework_id: FrameworkId, task: TaskInfo) -> ExecutorInfo:
@@ -67,6 +71,11 @@ def describe_exit(wait_status: int) -> tuple[int | None, str]:
         code = (wait_status >> 8) & 0xFF
         return code, f"exited with status {code}"
     return None, f"terminated with signal {signal_name(termsig)}"
+
+
+def unhealthy_end(cause: KillCause | None) -> bool | None:
+    """A task killed for failing its health check says so in its terminal update (`healthy: false`)."""
+    return False if cause is KillCause.HEALTH_CHECK else None
 
 
 def outcome(wait_status: int, *, killed: bool, timed_out: bool) -> tuple[TaskState, str, str | None]:
@@ -114,6 +123,7 @@ class CommandTasks:
             environment=tuple(environment.items()),
             uris=info.command.uris,
         )
+        task.health = HealthChecker.for_task(info, framework.id, launch.sandbox, launch.environment)
         return [*effects, launch]
 
     def started(self, framework: Framework, executor: Executor, now: float) -> list[Effect]:
@@ -125,6 +135,7 @@ class CommandTasks:
             effects += self.ledger.report(
                 framework, executor, task, TaskState.TASK_RUNNING, now, source=Source.SOURCE_EXECUTOR
             )
+            self.ledger.start_health_check(task, now)
             if task.info.max_completion_time is not None:
                 executor.completion_deadline = now + task.info.max_completion_time
                 self.ledger.schedule(executor.completion_deadline, COMPLETION, executor)
@@ -132,7 +143,7 @@ class CommandTasks:
 
     def exited(self, framework: Framework, executor: Executor, wait_status: int, now: float) -> list[Effect]:
         self.ledger.finish(executor, wait_status)
-        killed = executor.kill_cause is KillCause.FRAMEWORK
+        killed = executor.kill_cause in KILLED_BY
         timed_out = executor.kill_cause is KillCause.MAX_COMPLETION_TIME
         state, message, reason = outcome(wait_status, killed=killed, timed_out=timed_out)
         effects: list[Effect] = []
@@ -146,6 +157,7 @@ class CommandTasks:
                 source=Source.SOURCE_EXECUTOR,
                 message=message,
                 reason=reason,
+                healthy=unhealthy_end(executor.kill_cause),
             )
         return effects + self.ledger.retire(framework, executor)
 
@@ -162,7 +174,8 @@ class CommandTasks:
             executor.kill_cause = cause
             for task in tasks:
                 task.kill_requested = True
-                if cause is KillCause.FRAMEWORK and framework.info.has_task_killing_state:
+                effects += self.ledger.stop_health_check(task)
+                if cause in KILLED_BY and framework.info.has_task_killing_state:
                     effects += self.ledger.report(
                         framework, executor, task, TaskState.TASK_KILLING, now, source=Source.SOURCE_EXECUTOR
                     )

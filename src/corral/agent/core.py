@@ -1,12 +1,14 @@
 """The agent's decisions: `AgentCore.handle(message, now) -> effects`, with no I/O.
 
-It hears the master (`MasterToAgent`, `MasterDisconnected`), its executors (v1 executor calls), its
-processes (`ProcessStarted`, `ProcessExited`, `LaunchFailed`) and the clock (`Tick`, at the deadline of the
-latest `WakeAt` it returned). Ids are injected: `new_container_id` for containers, `new_uuid` for status
-update uuids. The three lifecycles live beside it: `command_tasks.CommandTasks` (tasks the agent supervises
-itself, `mesos.md` b.6), `task_groups.DefaultExecutors` (task groups of DEFAULT executors, whose tasks the
-agent supervises itself too, a.6) and `executors.CustomExecutors` (executors speaking the v1 executor API,
-b.1-b.5); `ledger.Ledger` keeps the records and the status update streams they share.
+It hears the master (`MasterToAgent`, `MasterDisconnected`), its executors (v1 executor calls), its processes
+(`ProcessStarted`, `ProcessExited`, `LaunchFailed`), its tasks' health probes (`HealthProbed`) and the clock
+(`Tick`, at the deadline of the latest `WakeAt` it returned). Ids are injected: `new_container_id` for
+containers, `new_uuid` for status update uuids. The three lifecycles live beside it:
+`command_tasks.CommandTasks` (tasks the agent supervises itself, `mesos.md` b.6),
+`task_groups.DefaultExecutors` (task groups of DEFAULT executors, whose tasks the agent supervises itself too,
+a.6) and `executors.CustomExecutors` (executors speaking the v1 executor API, b.1-b.5); `ledger.Ledger` keeps
+the records and the status update streams they share. The agent runs the health checks of the first two
+(`health_checks.py`); custom executors run their own.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from corral.agent.effects import (
     Effect,
     ExecutorCall,
     FrameworkRecord,
+    HealthProbed,
     Ignored,
     Inbound,
     LaunchFailed,
@@ -37,11 +40,13 @@ from corral.agent.effects import (
     WakeAt,
 )
 from corral.agent.executors import CustomExecutors
-from corral.agent.ledger import ESCALATION, REGISTRATION, Ledger
-from corral.agent.state import AgentState, Executor, ExecutorPhase, Framework, KillCause
+from corral.agent.health_checks import REASON_TASK_HEALTH_CHECK_STATUS_UPDATED
+from corral.agent.ledger import ESCALATION, HEALTH_CHECK, REGISTRATION, Ledger
+from corral.agent.state import AgentState, Executor, ExecutorPhase, Framework, KillCause, Task
 from corral.agent.task_groups import DefaultExecutors
-from corral.core.ids import AgentId, ContainerId, ExecutorId, FrameworkId
+from corral.core.ids import AgentId, ContainerId, ExecutorId, FrameworkId, TaskId
 from corral.core.resources import Resources
+from corral.core.task_state import TaskState
 from corral.protocol import executor as ex
 from corral.protocol.agent import (
     AcknowledgeUpdate,
@@ -59,9 +64,10 @@ from corral.protocol.agent import (
     ShutdownFramework,
     UpdateFrameworkInfo,
 )
-from corral.protocol.mesos import AgentInfo, ExecutorInfo, FrameworkInfo, TaskInfo
+from corral.protocol.mesos import AgentInfo, ExecutorInfo, FrameworkInfo, Source, TaskInfo
 
 CallProblem = tuple[int, str]
+_HEALTH = {None: "unknown", True: "healthy", False: "unhealthy"}
 
 
 def _shutting_down(framework: Framework) -> str:
@@ -210,6 +216,8 @@ class AgentCore:
                 self.state.count("container_launch_errors")
                 framework = self.state.frameworks[executor.framework_id]
                 return self.ledger.launch_failed(framework, executor, msg, now)
+            case HealthProbed():
+                return self._health_probed(msg, now)
             case Tick():
                 return self._tick(now)
             case _:
@@ -425,7 +433,10 @@ class AgentCore:
             framework, executor = self.ledger.lookup(framework_id, executor_id)
             if framework is None or executor is None:
                 continue
-            if task_id is not None:
+            if kind == HEALTH_CHECK:
+                assert task_id is not None
+                effects += self._health_check_due(executor, task_id, now)
+            elif task_id is not None:
                 effects += self.groups.timer(kind, framework, executor, task_id, now)
             elif kind == REGISTRATION:
                 effects += self.executors.registration_timeout(framework, executor, now)
@@ -434,6 +445,63 @@ class AgentCore:
             else:
                 effects += self.commands.completion_timeout(framework, executor, now)
         return effects
+
+    # ------------------------------------------------------------ health checks
+
+    @staticmethod
+    def _health_check_due(executor: Executor, task_id: TaskId, now: float) -> list[Effect]:
+        task = executor.tasks.get(task_id)
+        checker = task.health if task is not None else None
+        if checker is None or not checker.is_due(now):
+            return []
+        return [checker.probe()]
+
+    def _health_probed(self, msg: HealthProbed, now: float) -> list[Effect]:
+        """Report a change of health (TASK_RUNNING with `healthy`), and kill a task that failed too often."""
+        framework = self.state.frameworks.get(msg.framework_id)
+        executor = framework.executor_for(msg.task_id) if framework else None
+        task = executor.tasks.get(msg.task_id) if executor else None
+        checker = task.health if task is not None else None
+        if framework is None or executor is None or task is None or checker is None:
+            return []
+        was = checker.healthy
+        outcome = checker.record(msg.attempt, msg.healthy, now)
+        if checker.next_due is not None:
+            self.ledger.schedule_task(checker.next_due, HEALTH_CHECK, task)
+        if outcome is None:
+            return []
+        failures = f"{outcome.consecutive_failures} of {checker.check.consecutive_failures} failures"
+        effects: list[Effect] = [
+            Transition(
+                kind="task health",
+                ident=f"{task.id} of framework {framework.id}",
+                old=_HEALTH[was],
+                new=_HEALTH[outcome.healthy],
+                reason=f"{msg.message}; {failures}" if not outcome.healthy else msg.message,
+            )
+        ]
+        effects += self.ledger.report(
+            framework,
+            executor,
+            task,
+            TaskState.TASK_RUNNING,
+            now,
+            source=Source.SOURCE_EXECUTOR,
+            reason=REASON_TASK_HEALTH_CHECK_STATUS_UPDATED,
+            healthy=outcome.healthy,
+        )
+        if outcome.kill:
+            effects += self._kill_unhealthy(framework, executor, task, now)
+        return effects
+
+    def _kill_unhealthy(
+        self, framework: Framework, executor: Executor, task: Task, now: float
+    ) -> list[Effect]:
+        """With the task's own kill policy, as upstream's executors kill an unhealthy task."""
+        if executor.is_command:
+            grace = kill_grace(None, task.info)
+            return self.commands.kill(framework, executor, grace, KillCause.HEALTH_CHECK, now)
+        return self.groups.kill(framework, executor, task, None, now, cause=KillCause.HEALTH_CHECK)
 
     @staticmethod
     def _escalate(executor: Executor, now: float) -> list[Effect]:

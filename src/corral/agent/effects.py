@@ -13,7 +13,15 @@ from pathlib import Path
 from corral.core.ids import ContainerId, ExecutorId, FrameworkId, TaskId
 from corral.protocol import executor as ex
 from corral.protocol.agent import AgentToMaster, MasterToAgent
-from corral.protocol.mesos import AgentInfo, ExecutorInfo, FrameworkInfo, TaskInfo, TaskStatus, Uri
+from corral.protocol.mesos import (
+    AgentInfo,
+    ExecutorInfo,
+    FrameworkInfo,
+    HealthCheck,
+    TaskInfo,
+    TaskStatus,
+    Uri,
+)
 
 # ---------------------------------------------------------------- inbound
 
@@ -48,9 +56,27 @@ class Tick:
     """A deadline announced with `WakeAt` has passed."""
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HealthProbed:
+    """The answer to `HealthProbe` number `attempt` of a task; `message` says why it failed, for the log."""
+
+    framework_id: FrameworkId
+    task_id: TaskId
+    attempt: int
+    healthy: bool
+    message: str = ""
+
+
 ExecutorCall = ex.Subscribe | ex.Update | ex.Message
 Inbound = (
-    MasterToAgent | MasterDisconnected | ExecutorCall | ProcessStarted | ProcessExited | LaunchFailed | Tick
+    MasterToAgent
+    | MasterDisconnected
+    | ExecutorCall
+    | ProcessStarted
+    | ProcessExited
+    | LaunchFailed
+    | Tick
+    | HealthProbed
 )
 
 # ---------------------------------------------------------------- checkpoint records (see checkpoint.py)
@@ -148,6 +174,27 @@ class Signal:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class HealthProbe:
+    """Run one probe of a task's health check (a COMMAND in `sandbox` with `environment`, an HTTP GET or a TCP
+    connect to the loopback address) within its timeout. Answered by HealthProbed."""
+
+    framework_id: FrameworkId
+    task_id: TaskId
+    attempt: int
+    check: HealthCheck
+    sandbox: Path
+    environment: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CancelProbe:
+    """Stop the task's running probe (killing a COMMAND check's process group); no HealthProbed follows."""
+
+    framework_id: FrameworkId
+    task_id: TaskId
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Checkpoint:
     record: Record
 
@@ -183,6 +230,8 @@ Effect = (
     | DisconnectExecutor
     | Launch
     | Signal
+    | HealthProbe
+    | CancelProbe
     | Checkpoint
     | WakeAt
     | Transition

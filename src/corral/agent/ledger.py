@@ -32,6 +32,7 @@ from corral.protocol.json import JsonObject, ident
 from corral.protocol.mesos import AgentInfo, ExecutorInfo, Source, TaskInfo, TaskStatus
 
 REGISTRATION, ESCALATION, COMPLETION = "registration", "escalation", "completion"
+HEALTH_CHECK = "health check"
 REASON_CONTAINER_LAUNCH_FAILED = "REASON_CONTAINER_LAUNCH_FAILED"
 REASON_TASK_KILLED_DURING_LAUNCH = "REASON_TASK_KILLED_DURING_LAUNCH"
 REASON_EXECUTOR_TERMINATED = "REASON_EXECUTOR_TERMINATED"
@@ -105,6 +106,19 @@ class Ledger:
 
     def schedule_task(self, deadline: float, kind: str, task: Task) -> None:
         self.timers.add(deadline, (kind, task.framework_id, task.executor_id, task.id))
+
+    # ------------------------------------------------------------ health checks (health_checks.py)
+
+    def start_health_check(self, task: Task, now: float) -> None:
+        """The task is TASK_RUNNING: its health check (if it has one) begins."""
+        if task.health is not None:
+            self.schedule_task(task.health.start(now), HEALTH_CHECK, task)
+
+    @staticmethod
+    def stop_health_check(task: Task) -> list[Effect]:
+        """The task is being killed or has ended: no more probes (upstream pauses the checker on a kill)."""
+        cancel = task.health.stop() if task.health is not None else None
+        return [] if cancel is None else [cancel]
 
     # ------------------------------------------------------------ records
 
@@ -229,8 +243,10 @@ class Ledger:
         source: Source,
         message: str | None = None,
         reason: str | None = None,
+        healthy: bool | None = None,
     ) -> list[Effect]:
-        """An update the agent writes itself (for command tasks, on the command executor's behalf)."""
+        """An update the agent writes itself (for command tasks, on the command executor's behalf). A
+        terminal one ends the task's health check."""
         status = TaskStatus(
             task_id=task.id,
             state=state,
@@ -241,9 +257,13 @@ class Ledger:
             executor_id=executor.id,
             timestamp=now,
             uuid=self._new_uuid(),
+            healthy=healthy,
             extra={"container_status": self.container_status(executor, task)},
         )
-        return self.record_update(framework, executor, task, status, now)
+        effects = self.record_update(framework, executor, task, status, now)
+        if state.is_terminal:
+            effects += self.stop_health_check(task)
+        return effects
 
     def record_update(
         self, framework: Framework, executor: Executor, task: Task | None, status: TaskStatus, now: float

@@ -30,9 +30,12 @@ from corral.agent.checkpoint import Checkpointer, CheckpointWriter, read_agent_i
 from corral.agent.config import AgentConfig
 from corral.agent.core import AgentCore
 from corral.agent.effects import (
+    CancelProbe,
     Checkpoint,
     DisconnectExecutor,
     Effect,
+    HealthProbe,
+    HealthProbed,
     Ignored,
     Inbound,
     Launch,
@@ -50,11 +53,12 @@ from corral.agent.effects import (
 from corral.agent.executor.processes import signal_group
 from corral.agent.executor.supervisor_link import Callbacks, SupervisorLink
 from corral.agent.fetcher import FetchError, fetch
+from corral.agent.health_probes import HealthProbes
 from corral.agent.http_api import EventQueue, build_app
 from corral.agent.resources import detect, probe
 from corral.agent.sandbox import prepare
 from corral.core.clock import Clock
-from corral.core.ids import AgentId, ContainerId, ExecutorId, FrameworkId
+from corral.core.ids import AgentId, ContainerId, ExecutorId, FrameworkId, TaskId
 from corral.net.agent_link import LinkError, MasterLink
 from corral.protocol import executor as ex
 from corral.protocol import recordio
@@ -104,6 +108,8 @@ class AgentRuntime:
         self._supervisor = SupervisorLink(
             self.config.work_dir, Callbacks(started=self._started, failed=self._failed, exited=self._exited)
         )
+        self._health = HealthProbes()
+        self._probes: dict[tuple[FrameworkId, TaskId], asyncio.Task[None]] = {}  # the one running per task
         self._group: asyncio.TaskGroup | None = None
         self._wake: asyncio.TimerHandle | None = None
         self._app: Starlette | None = None
@@ -152,6 +158,7 @@ class AgentRuntime:
                 self._wake.cancel()
                 self._wake = None
             await self._supervisor.aclose()
+            await self._health.aclose()
             for queue in self._streams.values():
                 queue.put_nowait(None)
             self._streams.clear()
@@ -190,6 +197,12 @@ class AgentRuntime:
                     effect.pid,
                 )
                 signal_group(effect.pid, effect.signal)
+            case HealthProbe():
+                self._probe(effect)
+            case CancelProbe():
+                running = self._probes.pop((effect.framework_id, effect.task_id), None)
+                if running is not None:
+                    running.cancel()
             case Checkpoint():
                 self._checkpoints.submit(self._core.agent_id, effect.record)
             case WakeAt():
@@ -249,6 +262,28 @@ class AgentRuntime:
             self.deliver(ProcessExited(container_id=ContainerId(container_id), wait_status=wait_status))
         self._supervisor.collected(pid)
 
+    # ------------------------------------------------------------ health checks
+
+    def _probe(self, effect: HealthProbe) -> None:
+        """Probes run in the agent's task group, so shutting the agent down cancels them."""
+        if self._group is not None:
+            key = (effect.framework_id, effect.task_id)
+            self._probes[key] = self._group.create_task(self._run_probe(effect))
+
+    async def _run_probe(self, effect: HealthProbe) -> None:
+        healthy, message = await self._health.run(effect)
+        key = (effect.framework_id, effect.task_id)
+        if self._probes.get(key) is asyncio.current_task():
+            del self._probes[key]
+        probed = HealthProbed(
+            framework_id=effect.framework_id,
+            task_id=effect.task_id,
+            attempt=effect.attempt,
+            healthy=healthy,
+            message=message,
+        )
+        self.deliver(probed)
+
     # ------------------------------------------------------------ executor streams (for http_api)
 
     def attach_executor(self, framework_id: FrameworkId, executor_id: ExecutorId) -> EventQueue:
@@ -275,7 +310,7 @@ class AgentRuntime:
             ceiling = min(REGISTRATION_BACKOFF_MAX, self.config.registration_backoff_factor * 2**failures)
             delay = self._rng.uniform(0, ceiling)
             log.info("master %s: %s; registering again in %.1f s", self.config.master, reason, delay)
-            await asyncio.sleep(delay)
+            await self._link.pause(delay)
 
     async def _session(self) -> tuple[str, bool]:
         """One registration: deliver the master's messages until the stream ends. Returns why it ended, and

@@ -26,6 +26,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Generic, TypeVar
 
+from corral.agent.health_checks import HealthChecker
 from corral.core.ids import AgentId, ContainerId, ExecutorId, FrameworkId, TaskId
 from corral.core.resources import Resources
 from corral.core.task_state import TaskState
@@ -51,6 +52,7 @@ class KillCause(StrEnum):
     FRAMEWORK = "FRAMEWORK"  # KILL or SHUTDOWN: the task ends TASK_KILLED
     MAX_COMPLETION_TIME = "MAX_COMPLETION_TIME"  # the task ends TASK_FAILED
     TASK_GROUP = "TASK_GROUP"  # another task of its group failed or was killed: it ends TASK_KILLED
+    HEALTH_CHECK = "HEALTH_CHECK"  # it failed its health check too often: it ends TASK_KILLED, unhealthy
 
 
 @dataclass(slots=True, eq=False)
@@ -77,6 +79,7 @@ class Task:
     statuses: list[TaskStatus] = field(default_factory=list)
     kill_requested: bool = False
     container: TaskContainer | None = None  # only for tasks of a DEFAULT executor
+    health: HealthChecker | None = None  # only for tasks with a health check that the agent runs
 
     @property
     def id(self) -> TaskId:

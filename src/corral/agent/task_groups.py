@@ -13,6 +13,8 @@ Rules (upstream's `waited`, `killTask` and `shutdown`):
   unless it was itself killed for that reason or the executor is shutting down. A task that finishes kills
   nothing. So a KILL of one task kills its whole group: that task first, then the others.
 - SHUTDOWN kills every task of every group; a KILL during it is ignored.
+- A task that fails its health check too often is killed as by a KILL (`health_checks.py`): it ends
+  TASK_KILLED with `healthy: false`, and so takes its group down.
 - Once every task of the executor is terminal, the executor is TERMINATED and the master hears
   ExecutorExited (status 0); until then a later LAUNCH_GROUP adds a group to it, after that its tasks are
   dropped as any terminating executor's are. It is forgotten once their terminal updates are acknowledged.
@@ -24,7 +26,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from signal import SIGKILL, SIGTERM
 
-from corral.agent.command_tasks import kill_grace, outcome
+from corral.agent.command_tasks import KILLED_BY, kill_grace, outcome, unhealthy_end
 from corral.agent.effects import (
     Effect,
     Ignored,
@@ -37,6 +39,7 @@ from corral.agent.effects import (
     Transition,
 )
 from corral.agent.environment import task_environment
+from corral.agent.health_checks import HealthChecker
 from corral.agent.ledger import (
     COMPLETION,
     ESCALATION,
@@ -57,7 +60,6 @@ from corral.protocol.mesos import ExecutorInfo, Source, TaskInfo
 
 EXITED_NORMALLY = 0  # the wait status upstream's default executor leaves when it terminates by itself
 
-_KILLED_BY = (KillCause.FRAMEWORK, KillCause.TASK_GROUP)
 _KILLS_THE_GROUP = (TaskState.TASK_FAILED, TaskState.TASK_KILLED)
 
 Found = tuple[Framework, Executor, Task, TaskContainer]
@@ -139,6 +141,7 @@ class DefaultExecutors:
             environment=tuple(environment.items()),
             uris=command.uris,
         )
+        task.health = HealthChecker.for_task(task.info, framework.id, launch.sandbox, launch.environment)
         return [*effects, launch]
 
     def _reject(
@@ -182,6 +185,7 @@ class DefaultExecutors:
         effects = self.ledger.report(
             framework, executor, task, TaskState.TASK_RUNNING, now, source=Source.SOURCE_EXECUTOR
         )
+        self.ledger.start_health_check(task, now)
         if (limit := task.info.max_completion_time) is not None:
             container.completion_deadline = now + limit
             self.ledger.schedule_task(container.completion_deadline, COMPLETION, task)
@@ -195,7 +199,7 @@ class DefaultExecutors:
         self._forget(container)
         cause = container.kill_cause
         state, message, reason = outcome(
-            msg.wait_status, killed=cause in _KILLED_BY, timed_out=cause is KillCause.MAX_COMPLETION_TIME
+            msg.wait_status, killed=cause in KILLED_BY, timed_out=cause is KillCause.MAX_COMPLETION_TIME
         )
         effects = self.ledger.report(
             framework,
@@ -206,6 +210,7 @@ class DefaultExecutors:
             source=Source.SOURCE_EXECUTOR,
             message=message,
             reason=reason,
+            healthy=unhealthy_end(cause),
         )
         return effects + self._ended(framework, executor, task, container, now)
 
@@ -299,14 +304,21 @@ class DefaultExecutors:
     # ------------------------------------------------------------ killing and shutting down
 
     def kill(
-        self, framework: Framework, executor: Executor, task: Task, requested: float | None, now: float
+        self,
+        framework: Framework,
+        executor: Executor,
+        task: Task,
+        requested: float | None,
+        now: float,
+        *,
+        cause: KillCause = KillCause.FRAMEWORK,
     ) -> list[Effect]:
-        """KILL: this task now (with KILL's grace, else its kill policy's, else 3 s); the rest of its group
-        once it has ended."""
+        """KILL (or a failed health check): this task now (with KILL's grace, else its kill policy's, else
+        3 s); the rest of its group once it has ended."""
         if executor.phase is not ExecutorPhase.RUNNING:
             return []  # shutting down: every task is being killed already
         grace = kill_grace(requested, task.info)
-        return self._kill(framework, executor, task, now, grace=grace, cause=KillCause.FRAMEWORK)
+        return self._kill(framework, executor, task, now, grace=grace, cause=cause)
 
     def shutdown(self, framework: Framework, executor: Executor, now: float) -> list[Effect]:
         """SHUTDOWN: kill every task not being killed yet, each with its own kill policy."""
@@ -361,7 +373,8 @@ class DefaultExecutors:
         if first:
             container.kill_cause = cause
             task.kill_requested = True
-            if cause in _KILLED_BY and framework.info.has_task_killing_state:
+            effects += self.ledger.stop_health_check(task)
+            if cause in KILLED_BY and framework.info.has_task_killing_state:
                 effects += self.ledger.report(
                     framework, executor, task, TaskState.TASK_KILLING, now, source=Source.SOURCE_EXECUTOR
                 )

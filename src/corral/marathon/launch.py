@@ -204,12 +204,12 @@ def mesos_health_check(
         case HealthCheckProtocol.COMMAND:
             out.update(type="COMMAND", command={"shell": True, "value": check.command or ""})
         case HealthCheckProtocol.MESOS_TCP:
-            out.update(type="TCP", tcp={"port": port or 0})
+            out.update(type="TCP", tcp={"port": port or 0, "protocol": check.ip_protocol.value})
         case _:
             scheme = "https" if check.protocol is HealthCheckProtocol.MESOS_HTTPS else "http"
             http: JsonObject = {"scheme": scheme, "port": port or 0, "protocol": check.ip_protocol.value}
-            if check.path is not None:
-                http["path"] = check.path
+            if check.path is not None:  # Mesos refuses a path not starting with '/'; Marathon takes any
+                http["path"] = check.path if check.path.startswith("/") else f"/{check.path}"
             out.update(type="HTTP", http=http)
     return out
 

@@ -455,6 +455,147 @@ class ExecutorInfo:
         return out
 
 
+# ---------------------------------------------------------------- health checks (mesos.md a.9 HealthCheck)
+
+
+class HealthCheckType(StrEnum):
+    COMMAND = "COMMAND"
+    HTTP = "HTTP"
+    TCP = "TCP"
+
+
+class IpProtocol(StrEnum):
+    """`NetworkInfo.Protocol`: which loopback address a check probes."""
+
+    IPV4 = "IPv4"
+    IPV6 = "IPv6"
+
+
+def _check_port(r: Reader) -> int:
+    port = r.integer("port")
+    if not 0 <= port <= 65535:
+        raise DecodeError(f"{r.path}.port", "must be a port number (0-65535)")
+    return port
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HttpCheck:
+    """`HealthCheck.HTTPCheckInfo`: GET `<scheme>://<loopback>:<port><path>`."""
+
+    port: int
+    scheme: str = "http"
+    path: str | None = None
+    statuses: tuple[int, ...] = ()  # the codes that count as healthy; none given: 200-399
+    protocol: IpProtocol = IpProtocol.IPV4
+
+    @staticmethod
+    def from_json(r: Reader) -> HttpCheck:
+        scheme = r.opt_text("scheme") or "http"
+        if scheme not in ("http", "https"):
+            raise DecodeError(f"{r.path}.scheme", "must be 'http' or 'https'")
+        path = r.opt_text("path")
+        if path is not None and not path.startswith("/"):
+            raise DecodeError(f"{r.path}.path", "must start with '/'")
+        statuses: list[int] = []
+        for i, status in enumerate(r.array("statuses")):
+            if not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 599:
+                raise DecodeError(f"{r.path}.statuses[{i}]", "must be an HTTP status code (100-599)")
+            statuses.append(status)
+        return HttpCheck(
+            port=_check_port(r),
+            scheme=scheme,
+            path=path,
+            statuses=tuple(statuses),
+            protocol=r.enum("protocol", IpProtocol, required=False) or IpProtocol.IPV4,
+        )
+
+    def to_json(self) -> JsonObject:
+        out: JsonObject = {"port": self.port, "scheme": self.scheme, "protocol": self.protocol.value}
+        if self.path is not None:
+            out["path"] = self.path
+        if self.statuses:
+            out["statuses"] = list(self.statuses)
+        return out
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TcpCheck:
+    """`HealthCheck.TCPCheckInfo`: healthy if a connection to `<loopback>:<port>` opens."""
+
+    port: int
+    protocol: IpProtocol = IpProtocol.IPV4
+
+    @staticmethod
+    def from_json(r: Reader) -> TcpCheck:
+        protocol = r.enum("protocol", IpProtocol, required=False) or IpProtocol.IPV4
+        return TcpCheck(port=_check_port(r), protocol=protocol)
+
+    def to_json(self) -> JsonObject:
+        return {"port": self.port, "protocol": self.protocol.value}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HealthCheck:
+    """A task's health check, run by its executor (for command tasks and DEFAULT executors: the agent).
+    Exactly the field its `type` names is set; the timings default as upstream's proto does."""
+
+    type: HealthCheckType
+    command: CommandInfo | None = None
+    http: HttpCheck | None = None
+    tcp: TcpCheck | None = None
+    delay_seconds: float = 15.0
+    interval_seconds: float = 10.0
+    timeout_seconds: float = 20.0  # 0: no timeout
+    consecutive_failures: int = 3
+    grace_period_seconds: float = 10.0
+
+    @staticmethod
+    def from_json(r: Reader) -> HealthCheck:
+        kind = r.enum("type", HealthCheckType)
+        assert kind is not None  # required: a missing or unknown type raises
+        wanted = kind.value.lower()
+        if not r.has(wanted):
+            raise DecodeError(f"{r.path}.{wanted}", f"is required for a {kind} health check")
+
+        def not_negative(key: str, default: float) -> float:
+            value = r.number(key, default)
+            if value < 0:
+                raise DecodeError(f"{r.path}.{key}", "must not be negative")
+            return value
+
+        failures = r.integer("consecutive_failures", 3)
+        if failures < 0:
+            raise DecodeError(f"{r.path}.consecutive_failures", "must not be negative")
+        return HealthCheck(
+            type=kind,
+            command=CommandInfo.from_json(r.child("command")) if kind is HealthCheckType.COMMAND else None,
+            http=HttpCheck.from_json(r.child("http")) if kind is HealthCheckType.HTTP else None,
+            tcp=TcpCheck.from_json(r.child("tcp")) if kind is HealthCheckType.TCP else None,
+            delay_seconds=not_negative("delay_seconds", 15.0),
+            interval_seconds=not_negative("interval_seconds", 10.0),
+            timeout_seconds=not_negative("timeout_seconds", 20.0),
+            consecutive_failures=failures,
+            grace_period_seconds=not_negative("grace_period_seconds", 10.0),
+        )
+
+    def to_json(self) -> JsonObject:
+        out: JsonObject = {
+            "type": self.type.value,
+            "delay_seconds": self.delay_seconds,
+            "interval_seconds": self.interval_seconds,
+            "timeout_seconds": self.timeout_seconds,
+            "consecutive_failures": self.consecutive_failures,
+            "grace_period_seconds": self.grace_period_seconds,
+        }
+        if self.command is not None:
+            out["command"] = self.command.to_json()
+        if self.http is not None:
+            out["http"] = self.http.to_json()
+        if self.tcp is not None:
+            out["tcp"] = self.tcp.to_json()
+        return out
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TaskInfo:
     name: str
@@ -466,6 +607,7 @@ class TaskInfo:
     kill_grace_period: float | None = None
     max_completion_time: float | None = None
     data: bytes | None = None
+    health_check: HealthCheck | None = None
     raw: JsonObject = field(default_factory=dict, compare=False)
 
     @staticmethod
@@ -484,6 +626,7 @@ class TaskInfo:
             kill_grace_period=grace,
             max_completion_time=duration_seconds(r.opt_child("max_completion_time")),
             data=r.blob("data"),
+            health_check=HealthCheck.from_json(h) if (h := r.opt_child("health_check")) is not None else None,
             raw=r.obj,
         )
 
@@ -511,6 +654,8 @@ class TaskInfo:
             out["max_completion_time"] = encode_duration(self.max_completion_time)
         if self.data is not None:
             out["data"] = b64encode(self.data)
+        if self.health_check is not None and self.raw.get("health_check") is None:
+            out["health_check"] = self.health_check.to_json()
         return out
 
     @property

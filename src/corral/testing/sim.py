@@ -394,6 +394,8 @@ class SimCluster:
                     self._note(agent.name, line)
                 case ae.Ignored():
                     self._note(agent.name, f"ignored: {effect.text}")
+                case ae.HealthProbe() | ae.CancelProbe():
+                    pass  # health checks are not simulated: a probe never answers
                 case _:
                     assert_never(effect)
 
