@@ -20,7 +20,7 @@ SRC = Path(__file__).resolve().parent.parent / "src"
 PURE_PACKAGES: dict[str, frozenset[str]] = {
     "core/": frozenset(),
     "protocol/": frozenset(),
-    "frameworks/": frozenset({"driver.py"}),
+    "frameworks/": frozenset({"driver.py", "leadership.py", "bursts.py"}),
     "coord/": frozenset({"local.py", "zookeeper.py", "zk_store.py"}),
     "master/": frozenset({"http_api.py", "runtime.py", "agent_files.py", "operator_api.py", "election.py"}),
     "agent/": frozenset(
@@ -51,6 +51,7 @@ PURE_PACKAGES: dict[str, frozenset[str]] = {
     ),
     "chronos/": frozenset({"http_api.py", "runtime.py", "store.py", "ui/"}),
     "lb/": frozenset({"haproxy.py", "runtime.py"}),
+    "dns/": frozenset({"server.py", "runtime.py"}),
 }
 FORBIDDEN = frozenset(
     {

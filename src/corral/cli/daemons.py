@@ -14,6 +14,7 @@ import click
 from corral.agent.config import AgentConfig
 from corral.cli.chronos_commands import dev_chronos_service
 from corral.cli.dev_plan import DevOptions, DevPlan, PlanError, plan_dev
+from corral.cli.dns_commands import bind_dns_listener, dev_dns, serve_all_with_dns
 from corral.cli.flags import (
     ALLOCATOR,
     ATTRIBUTES,
@@ -102,6 +103,8 @@ def banner(plan: DevPlan, work_dir: Path) -> str:
         lines.append(f"  agent-{i:<5} http://{agent.ip}:{agent.port}{extra}")
     lines.append(f"  marathon    http://{plan.master.ip}:{plan.marathon_port}")
     lines.append(f"  chronos     http://{plan.master.ip}:{plan.chronos_port}")
+    if plan.dns_port is not None:
+        lines.append(f"  dns         {plan.master.ip}:{plan.dns_port} (UDP and TCP; web.marathon.mesos)")
     lines.append("Press Ctrl-C to stop.")
     return "\n".join(lines)
 
@@ -117,6 +120,8 @@ def banner(plan: DevPlan, work_dir: Path) -> str:
 )
 @port_flag("marathon_port", 8080, "Marathon's port (its v2 REST API).")
 @port_flag("chronos_port", 4400, "Chronos's port (its REST API).")
+@port_flag("dns_port", 8053, "The DNS server's port, UDP and TCP (Mesos-DNS names under .mesos).")
+@flag("no_dns", is_flag=True, help="Do not run the DNS server.")
 @flag(
     "chronos_failure_retry",
     type=click.IntRange(0),
@@ -144,6 +149,8 @@ def dev(
     agent_port: int,
     marathon_port: int,
     chronos_port: int,
+    dns_port: int,
+    no_dns: bool,
     chronos_failure_retry: int,
     agents: int,
     resources: Resources | None,
@@ -163,6 +170,7 @@ def dev(
         agent_port=agent_port,
         marathon_port=marathon_port,
         chronos_port=chronos_port,
+        dns_port=None if no_dns else dns_port,
         agents=agents,
         resources=resources,
         attributes=attributes or (),
@@ -198,10 +206,12 @@ def dev(
         )
         chronos_sock = sockets.pop()
         marathon_sock = sockets.pop()
+        dns_sockets = bind_dns_listener(ip, plan.dns_port) if plan.dns_port is not None else None
     except StartupError as e:
         raise click.ClickException(str(e)) from None
     plan = plan.with_ports(bound_port(sockets[0]), [bound_port(s) for s in sockets[1:]])
     plan = replace(plan, marathon_port=bound_port(marathon_sock), chronos_port=bound_port(chronos_sock))
+    plan = replace(plan, dns_port=dns_sockets.port if dns_sockets is not None else None)
     click.echo(banner(plan, options.work_dir.absolute()))
 
     async def main() -> None:
@@ -217,7 +227,7 @@ def dev(
                 plan, options.work_dir.absolute(), chronos_sock, failure_retry_ms=chronos_failure_retry
             )
         )
-        await serve_all(services)
+        await serve_all_with_dns(services, dev_dns(plan, dns_sockets) if dns_sockets is not None else None)
 
     return start_daemon(main)
 

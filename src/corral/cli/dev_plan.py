@@ -31,6 +31,7 @@ class DevOptions:
     agent_port: int = 5051
     marathon_port: int = 8080
     chronos_port: int = 4400
+    dns_port: int | None = 8053  # None: no DNS server
     agents: int = 1
     resources: Resources | None = None
     attributes: tuple[Attribute, ...] = ()
@@ -43,6 +44,7 @@ class DevPlan:
     agents: tuple[AgentConfig, ...]
     marathon_port: int
     chronos_port: int
+    dns_port: int | None = None
 
     def with_ports(self, master_port: int, agent_ports: list[int]) -> DevPlan:
         """The plan once sockets are bound (port 0 becomes a real port)."""
@@ -96,6 +98,8 @@ def _check_ports(options: DevOptions) -> None:
     named = [("--master_port", options.master_port)]
     named += [(f"agent {i} (--agent_port + {i})", p) for i, p in enumerate(agent_ports)]
     named += [("--marathon_port", options.marathon_port), ("--chronos_port", options.chronos_port)]
+    if options.dns_port is not None:  # its TCP listener clashes like any other
+        named.append(("--dns_port", options.dns_port))
     seen: dict[int, str] = {}
     for what, port in named:
         if port and port in seen:
@@ -133,4 +137,5 @@ def plan_dev(options: DevOptions) -> DevPlan:
         agents=agents,
         marathon_port=options.marathon_port,
         chronos_port=options.chronos_port,
+        dns_port=options.dns_port,
     )

@@ -15,6 +15,7 @@ from corral.cli.app_commands import app
 from corral.cli.chronos_commands import chronos
 from corral.cli.client_commands import cluster, task
 from corral.cli.daemons import agent, dev, master
+from corral.cli.dns_commands import dns_command
 from corral.cli.job_commands import job
 from corral.cli.marathon_commands import marathon
 
@@ -33,6 +34,7 @@ cli.add_command(master)
 cli.add_command(agent)
 cli.add_command(marathon)
 cli.add_command(chronos)
+cli.add_command(dns_command)
 cli.add_command(cluster)
 cli.add_command(task)
 cli.add_command(job)

@@ -69,6 +69,7 @@ class DevProcess:
     _http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=5.0, trust_env=False))
     chronos: str = ""  # host:port of Chronos when start_dev was given a chronos port
     marathon: str = ""  # host:port of Marathon when start_dev was given a marathon port
+    dns: str = ""  # host:port of the DNS server when start_dev was given a DNS port
 
     @property
     def url(self) -> str:
@@ -157,6 +158,7 @@ def start_dev(
     ready_timeout: float = 20.0,
     chronos_port: int = 0,
     marathon_port: int = 0,
+    dns_port: int = 0,
 ) -> DevProcess:
     """Start `corral dev` with its work dir under `base_dir`, the master on a free port, agents on any."""
     [master_port] = free_ports(1)
@@ -177,6 +179,8 @@ def start_dev(
         str(marathon_port),
         "--chronos_port",
         str(chronos_port),
+        "--dns_port",  # never the default 8053: tests run side by side
+        str(dns_port),
         "--agents",
         str(agents),
         *(["--resources", resources] if resources else []),
@@ -191,6 +195,8 @@ def start_dev(
         dev.chronos = f"{HOST}:{chronos_port}"
     if marathon_port:
         dev.marathon = f"{HOST}:{marathon_port}"
+    if dns_port:
+        dev.dns = f"{HOST}:{dns_port}"
     try:
         dev.wait_ready(ready_timeout)
     except BaseException:
