@@ -95,6 +95,7 @@ class MasterRuntime:
         self.leading = leading
         self.leader: MasterInfo | None = self.master_info if leading else None
         self._elected = asyncio.Event()
+        self.changed = asyncio.Event()  # set after every message: watchers of the state (the registry) wake
         if leading:
             self._elected.set()
         self.app = build_app(self)
@@ -110,6 +111,7 @@ class MasterRuntime:
     def submit(self, msg: Inbound) -> None:
         for effect in self.core.handle(msg, self.clock.now()):
             self._perform(effect)
+        self.changed.set()
 
     def _perform(self, effect: Effect) -> None:
         match effect:
