@@ -1,8 +1,11 @@
 """Daemon flags spelled the way Mesos spells them, with Mesos' value syntax.
 
 Each daemon flag is registered twice, `--work_dir` (upstream's spelling) and `--work-dir`, and also read
-from the environment as upstream does: `MESOS_<FLAG>` in upper case (`MESOS_WORK_DIR`). The command line
-wins over the environment, which wins over the default. Durations accept stout's syntax (`500ms`, `1secs`,
+from the environment as upstream does: `MESOS_<FLAG>` in upper case (`MESOS_WORK_DIR`), and from a config
+directory as the Mesosphere packages do: a file named after the flag holding its value (`/etc/mesos-master/
+quorum`, `/etc/marathon/conf/hostname`; `/etc/mesos/zk` is the master's `--zk` and the agent's `--master`).
+`--config_dir` replaces the standard directories. The command line wins over the environment, which wins
+over the config directory, which wins over the default. Durations accept stout's syntax (`500ms`, `1secs`,
 `2mins`) or plain seconds.
 """
 
@@ -10,7 +13,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -175,6 +179,90 @@ def flag(name: str, *, env_prefix: str = "MESOS", **kwargs: Any) -> Callable[[F]
     kwargs.setdefault("show_default", "default" in kwargs)
     envvar = f"{env_prefix}_{name.upper()}"
     return click.option(*spellings, name, cls=FlagOption, envvar=envvar, show_envvar=True, **kwargs)
+
+
+@dataclass(frozen=True)
+class ConfigDirs:
+    """Where a daemon's config files are: (directory, {file name: flag}) pairs, later ones winning; a pair
+    with an empty mapping takes every file whose name is a flag of the command."""
+
+    standard: tuple[tuple[str, Mapping[str, str]], ...]
+
+
+MASTER_CONFIG = ConfigDirs((("/etc/mesos", {"zk": "zk"}), ("/etc/mesos-master", {})))
+AGENT_CONFIG = ConfigDirs(
+    (("/etc/mesos", {"zk": "master"}), ("/etc/mesos-slave", {}), ("/etc/mesos-agent", {}))
+)
+MARATHON_CONFIG = ConfigDirs((("/etc/marathon/conf", {}),))
+CHRONOS_CONFIG = ConfigDirs((("/etc/chronos/conf", {}),))
+
+
+class DaemonCommand(click.Command):
+    """A daemon command whose flags may also come from config directories (`ConfigDirs`)."""
+
+    def __init__(self, *args: Any, config: ConfigDirs, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.config = config
+        self.params.append(
+            click.Option(
+                ["--config_dir", "--config-dir", "config_dir"],
+                expose_value=False,
+                is_eager=True,
+                help="Read flags from the files of this directory (one file per flag, named after it) "
+                "instead of the standard ones (" + ", ".join(d for d, _ in config.standard) + ").",
+            )
+        )
+
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any
+    ) -> click.Context:
+        given = _config_dir_argument(args)
+        dirs = ((given, {}),) if given is not None else self.config.standard
+        flags = {p.name for p in self.params if isinstance(p, click.Option) and p.name}
+        try:
+            values = read_config_dirs(dirs, flags - {"config_dir"})
+        except ValueError as e:
+            raise click.UsageError(str(e)) from None
+        if values:
+            extra["default_map"] = {**values, **extra.get("default_map", {})}
+        return super().make_context(info_name, args, parent, **extra)
+
+
+def daemon_command(
+    config: ConfigDirs, name: str | None = None
+) -> Callable[[Callable[..., Any]], click.Command]:
+    return click.command(name, cls=DaemonCommand, config=config)
+
+
+def read_config_dirs(dirs: tuple[tuple[str, Mapping[str, str]], ...], flags: set[str]) -> dict[str, str]:
+    """Flag values from config files: each file's stripped content. A directory that does not exist is
+    skipped, so are files named after no flag of this daemon (the tutorial's `/etc/mesos-slave/
+    containerizers`); an unreadable file is a ValueError."""
+    values: dict[str, str] = {}
+    for directory, mapping in dirs:
+        root = Path(directory)
+        if not root.is_dir():
+            continue
+        for path in sorted(root.iterdir()):
+            name = path.name.replace("-", "_")
+            flag_name = mapping.get(path.name) if mapping else (name if name in flags else None)
+            if flag_name is None or not path.is_file():
+                continue
+            try:
+                values[flag_name] = path.read_text().strip()
+            except OSError as e:
+                raise ValueError(f"cannot read config file {path}: {e.strerror}") from None
+    return values
+
+
+def _config_dir_argument(args: list[str]) -> str | None:
+    for i, arg in enumerate(args):
+        for spelling in ("--config_dir", "--config-dir"):
+            if arg == spelling and i + 1 < len(args):
+                return args[i + 1]
+            if arg.startswith(spelling + "="):
+                return arg.split("=", 1)[1]
+    return None
 
 
 def port_flag(name: str, default: int, help: str) -> Callable[[F], F]:

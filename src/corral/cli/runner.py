@@ -23,6 +23,7 @@ from typing import Any
 import click
 from starlette.types import ASGIApp
 
+from corral.coord.ports import CoordError
 from corral.core.errors import CorralError, DaemonStopped
 from corral.net.serve import make_socket, serve
 
@@ -156,7 +157,7 @@ def run_daemon(main: Callable[[], Coroutine[Any, Any, None]]) -> int:
         startup = [x for x in errors if isinstance(x, StartupError)]
         if startup:
             raise startup[0] from None
-        if stopped := [x for x in errors if isinstance(x, DaemonStopped)]:
+        if stopped := [x for x in errors if isinstance(x, DaemonStopped | CoordError)]:
             log.critical("%s", stopped[0])
             return 1
         log.critical("stopped by an unexpected error", exc_info=e)

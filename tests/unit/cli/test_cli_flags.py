@@ -9,14 +9,19 @@ import pytest
 from click.testing import CliRunner
 
 from corral.cli.flags import (
+    AGENT_CONFIG,
     ATTRIBUTES,
     DURATION,
     MASTER,
+    MASTER_CONFIG,
     RESOURCES,
+    ConfigDirs,
+    daemon_command,
     flag,
     parse_duration,
     parse_master,
     parse_zk,
+    read_config_dirs,
 )
 from corral.coord.zk_url import parse_zk_url
 from corral.core.attributes import Attribute
@@ -148,3 +153,43 @@ def test_bad_values_name_the_flag_and_where_it_came_from() -> None:
     code, out = run([], {"MESOS_ALLOCATION_INTERVAL": "soon"})
     assert code == 2
     assert "'--allocation_interval' (from $MESOS_ALLOCATION_INTERVAL)" in out
+
+
+@daemon_command(ConfigDirs((("/nonexistent/corral-test", {}),)))
+@flag("quorum", type=click.IntRange(1))
+@flag("hostname")
+@flag("zk_session_timeout", callback=DURATION, default="10secs")
+def configured(quorum: int | None, hostname: str | None, zk_session_timeout: float) -> None:
+    click.echo(f"{quorum} {hostname} {zk_session_timeout}")
+
+
+def test_flags_come_from_a_config_dir_below_the_environment_and_the_command_line(tmp_path: Path) -> None:
+    (tmp_path / "quorum").write_text("2\n")
+    (tmp_path / "hostname").write_text("master1.example.com")
+    (tmp_path / "zk-session-timeout").write_text("2secs")
+    (tmp_path / "containerizers").write_text("docker,mesos")  # the tutorial's: not a flag here, ignored
+    runner = CliRunner()
+    result = runner.invoke(configured, ["--config_dir", str(tmp_path)], env={})
+    assert result.output == "2 master1.example.com 2.0\n", result.output
+    result = runner.invoke(
+        configured, ["--config_dir", str(tmp_path), "--quorum", "3"], env={"MESOS_HOSTNAME": "env-host"}
+    )
+    assert result.output == "3 env-host 2.0\n"
+
+
+def test_a_bad_value_in_a_config_file_is_a_usage_error(tmp_path: Path) -> None:
+    (tmp_path / "quorum").write_text("many")
+    result = CliRunner().invoke(configured, ["--config_dir", str(tmp_path)], env={})
+    assert result.exit_code == 2
+    assert "'many' is not a valid integer range" in result.output
+
+
+def test_the_standard_dirs_map_the_shared_zk_file_per_daemon(tmp_path: Path) -> None:
+    (tmp_path / "mesos").mkdir()
+    (tmp_path / "mesos" / "zk").write_text("zk://h:2181/mesos\n")
+    (tmp_path / "mesos-master").mkdir()
+    (tmp_path / "mesos-master" / "quorum").write_text("2")
+    master_dirs = tuple((str(tmp_path / Path(d).name), m) for d, m in MASTER_CONFIG.standard)
+    agent_dirs = tuple((str(tmp_path / Path(d).name), m) for d, m in AGENT_CONFIG.standard)
+    assert read_config_dirs(master_dirs, {"quorum", "zk"}) == {"zk": "zk://h:2181/mesos", "quorum": "2"}
+    assert read_config_dirs(agent_dirs, {"master"}) == {"master": "zk://h:2181/mesos"}
