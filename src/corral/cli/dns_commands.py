@@ -74,7 +74,7 @@ async def serve_all_with_dns(services: list[Service], dns: DnsRuntime | None) ->
     "master",
     callback=MASTER,
     default="127.0.0.1:5050",
-    help="The Mesos master, host:port; the leader it names is followed.",
+    help="The Mesos master, host:port or zk://host1:2181,host2:2181/mesos; the leader is followed.",
 )
 @_dns_flag("domain", callback=_checked(parse_domain), default="mesos", help="The domain to answer for.")
 @_dns_flag("address", callback=_checked(_address), default="127.0.0.1", help="The IP address to listen on.")
@@ -96,8 +96,6 @@ def dns_command(
     *, master: str, domain: str, address: str, port: int, ttl: int, refresh: float, log_level: str
 ) -> int:
     """Serve Mesos-DNS names for the cluster's running tasks, its leader and its agents."""
-    if master.startswith(("zk://", "zoo://")):
-        raise click.UsageError("--master: give the master as host:port (corral dns does not read ZooKeeper)")
     if refresh <= 0:
         raise click.UsageError("--refresh must be positive")
     setup_logging(log_level)

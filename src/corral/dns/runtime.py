@@ -25,6 +25,7 @@ from corral.core.errors import DecodeError
 from corral.dns.answer import Zone, respond
 from corral.dns.records import RecordTable, build_table, hosts_to_resolve, parse_state
 from corral.dns.server import DnsSockets, serve_dns
+from corral.net.leader import LeaderTracker, open_tracker
 from corral.protocol.json import loads_object
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,7 @@ HTTP_TIMEOUT = 5.0
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DnsConfig:
-    master: str = "127.0.0.1:5050"  # host:port
+    master: str = "127.0.0.1:5050"  # host:port, or zk://... to follow the elected leader
     domain: str = "mesos"
     ttl: int = 60
     refresh: float = 0.5
@@ -58,7 +59,8 @@ class DnsRuntime:
         self._serial = int(time.time())  # Mesos-DNS starts its SOA serial at the Unix time
         self._rng = random.Random()
         self._hosts: dict[str, tuple[float, tuple[str, ...]]] = {}  # host -> (expires, ips)
-        self._source = config.master
+        self._leader: LeaderTracker | None = None
+        self._source = config.master if not config.master.startswith(("zk://", "zoo://")) else ""
         self._failing = False
 
     def respond(self, wire: bytes, over_udp: bool) -> bytes | None:
@@ -66,22 +68,31 @@ class DnsRuntime:
 
     async def run(self) -> None:
         async with (
+            open_tracker(self.config.master) as leader,
             httpx.AsyncClient(timeout=HTTP_TIMEOUT, trust_env=False, transport=self._transport) as http,
             asyncio.TaskGroup() as group,
         ):
+            self._leader = leader
             group.create_task(serve_dns(self.sockets, self.respond), name="dns-serve")
             while True:
                 await self.refresh(http)
                 await asyncio.sleep(self.config.refresh)
 
+    def _configured_master(self) -> str:
+        """`--master` as host:port: itself, or the leader ZooKeeper names for a zk:// master."""
+        current = self._leader.current if self._leader is not None else None
+        return current or self.config.master
+
     async def refresh(self, http: httpx.AsyncClient) -> None:
         """One poll: fetch the state, and rebuild the table if the document changed."""
+        if not self._source:
+            self._source = self._configured_master()
         try:
             response = await http.get(f"http://{self._source}/master/state")
             response.raise_for_status()
         except httpx.HTTPError as e:
             self._failed(f"cannot read /master/state from {self._source}: {e or type(e).__name__}")
-            self._source = self.config.master
+            self._source = self._configured_master()
             return
         if response.content == self._document:
             return
