@@ -133,6 +133,9 @@ class MasterCore:
                     state.recovered_agents.pop(requested, None)
                 return agents.register(state, self.ids, msg, now)
             case RecoverRegistry():
+                # What operators set survives failover; the registry's values were valid when they were set.
+                self.update_weights(dict(msg.weights))
+                self.update_quota(list(msg.quotas), force=True)
                 return registry.recover(state, self.config, msg, now)
             case AgentMessage():
                 return self._agent_message(msg, now)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from corral.core.ids import AgentId, FrameworkId
+from corral.master.roles import QuotaConfig
 from corral.master.state import StreamId
 from corral.protocol.agent import (
     ExecutorExited,
@@ -77,6 +78,8 @@ class RecoverRegistry:
 
     agents: tuple[tuple[AgentId, str], ...]
     unreachable: tuple[tuple[AgentId, float], ...]
+    weights: tuple[tuple[str, float], ...] = ()
+    quotas: tuple[QuotaConfig, ...] = ()
 
 
 Inbound = (

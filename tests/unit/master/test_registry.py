@@ -33,6 +33,8 @@ def test_the_document_round_trips_admitted_recovered_and_unreachable_agents() ->
             {"id": "S1", "hostname": "a1"},
         ],
         "unreachable": [{"id": "S9", "time": 5.0}],
+        "weights": {},
+        "quotas": [],
     }
     recovered = decode_registry(document)
     assert set(recovered.agents) == {(AgentId("S-old"), "a2"), (AgentId("S1"), "a1"), (live, "fresh")}
