@@ -9,6 +9,7 @@ from corral.core.ids import AgentId, TaskId
 from corral.core.task_state import TaskState
 from corral.master.messages import RecoverRegistry
 from corral.master.registry import decode_registry, registry_document
+from corral.master.roles import QuotaConfig
 from corral.protocol.scheduler import Reconcile
 
 from .harness import Harness
@@ -70,3 +71,25 @@ def test_an_agent_that_re_registers_is_no_longer_expected() -> None:
     h.tick(h.core.config.agent_reregister_timeout + 1)
     assert AgentId("S1") not in h.state.unreachable_agents
     assert AgentId("S1") in h.state.agents
+
+
+def test_weights_and_quotas_set_by_operators_survive_a_failover() -> None:
+    before = Harness()
+    before.add_agent("a1", cpus=8)
+    assert before.core.update_weights({"eng": 3.0}) is None
+    quota = QuotaConfig(role="eng", guarantees={"cpus": 2.0}, limits={"cpus": 4.0})
+    assert before.core.update_quota([quota]) is None
+    document = registry_document(before.state)
+    assert document["weights"] == {"eng": 3.0}
+    assert document["quotas"] == [{"role": "eng", "guarantees": {"cpus": 2.0}, "limits": {"cpus": 4.0}}]
+
+    after = Harness()  # the new leader: no agent back yet, so the guarantee exceeds capacity, and is kept
+    after.send(decode_registry(document))
+    assert after.state.roles.weights == {"eng": 3.0}
+    assert after.state.roles.quotas["eng"].limits == {"cpus": 4.0}
+
+
+def test_a_document_from_before_weights_and_quotas_still_reads() -> None:
+    recovered = decode_registry({"agents": [{"id": "S1", "hostname": "a"}], "unreachable": []})
+    assert recovered.weights == ()
+    assert recovered.quotas == ()
