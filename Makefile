@@ -43,6 +43,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/launch.py $(ARGS)
 	$(BIN)/python bench/allocator.py --agents 10000 --frameworks 1000
 	$(BIN)/python bench/scale.py
+	$(BIN)/python bench/lb.py
 
 fmt: $(STAMP)
 	$(BIN)/ruff format src tests bench

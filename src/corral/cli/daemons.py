@@ -16,22 +16,26 @@ from corral.cli.chronos_commands import dev_chronos_service
 from corral.cli.dev_plan import DevOptions, DevPlan, PlanError, plan_dev
 from corral.cli.dns_commands import bind_dns_listener, dev_dns, serve_all_with_dns
 from corral.cli.flags import (
+    AGENT_CONFIG,
     ALLOCATOR,
     ATTRIBUTES,
     DURATION,
     MASTER,
+    MASTER_CONFIG,
     MIN_ALLOCATABLE,
     RESERVED_RESOURCES,
     RESOURCES,
     ROLES,
     WEIGHTS,
     ZK,
+    daemon_command,
     flag,
     format_duration,
     log_level_flag,
     port_flag,
     setup_logging,
 )
+from corral.cli.lb_commands import DEFAULT_STATS_PORT, dev_lb, with_lb
 from corral.cli.marathon_commands import dev_marathon_service
 from corral.cli.runner import (
     Listener,
@@ -48,6 +52,7 @@ from corral.coord.zk_url import ZkUrl, str_masked
 from corral.core.attributes import Attribute
 from corral.core.reservations import ReservedResources
 from corral.core.resources import Resources
+from corral.lb.haproxy import find_binary
 from corral.master.config import MasterConfig
 
 
@@ -105,6 +110,8 @@ def banner(plan: DevPlan, work_dir: Path) -> str:
     lines.append(f"  chronos     http://{plan.master.ip}:{plan.chronos_port}")
     if plan.dns_port is not None:
         lines.append(f"  dns         {plan.master.ip}:{plan.dns_port} (UDP and TCP; web.marathon.mesos)")
+    if plan.lb_stats_port is not None:
+        lines.append(f"  lb stats    http://{plan.master.ip}:{plan.lb_stats_port}/haproxy?stats")
     lines.append("Press Ctrl-C to stop.")
     return "\n".join(lines)
 
@@ -122,6 +129,8 @@ def banner(plan: DevPlan, work_dir: Path) -> str:
 @port_flag("chronos_port", 4400, "Chronos's port (its REST API).")
 @port_flag("dns_port", 8053, "The DNS server's port, UDP and TCP (Mesos-DNS names under .mesos).")
 @flag("no_dns", is_flag=True, help="Do not run the DNS server.")
+@port_flag("lb_stats_port", DEFAULT_STATS_PORT, "The load balancer's HAProxy stats page (0: any free port).")
+@flag("no_lb", is_flag=True, help="Do not run the load balancer (it runs when haproxy is installed).")
 @flag(
     "chronos_failure_retry",
     type=click.IntRange(0),
@@ -151,6 +160,8 @@ def dev(
     chronos_port: int,
     dns_port: int,
     no_dns: bool,
+    lb_stats_port: int,
+    no_lb: bool,
     chronos_failure_retry: int,
     agents: int,
     resources: Resources | None,
@@ -171,6 +182,7 @@ def dev(
         marathon_port=marathon_port,
         chronos_port=chronos_port,
         dns_port=None if no_dns else dns_port,
+        lb_stats_port=None if no_lb or find_binary() is None else lb_stats_port,
         agents=agents,
         resources=resources,
         attributes=attributes or (),
@@ -212,6 +224,8 @@ def dev(
     plan = plan.with_ports(bound_port(sockets[0]), [bound_port(s) for s in sockets[1:]])
     plan = replace(plan, marathon_port=bound_port(marathon_sock), chronos_port=bound_port(chronos_sock))
     plan = replace(plan, dns_port=dns_sockets.port if dns_sockets is not None else None)
+    lb = dev_lb(plan, options.work_dir.absolute()) if plan.lb_stats_port is not None else None
+    plan = replace(plan, lb_stats_port=lb.config.options.stats_port if lb is not None else None)
     click.echo(banner(plan, options.work_dir.absolute()))
 
     async def main() -> None:
@@ -227,7 +241,8 @@ def dev(
                 plan, options.work_dir.absolute(), chronos_sock, failure_retry_ms=chronos_failure_retry
             )
         )
-        await serve_all_with_dns(services, dev_dns(plan, dns_sockets) if dns_sockets is not None else None)
+        dns = dev_dns(plan, dns_sockets) if dns_sockets is not None else None
+        await with_lb(serve_all_with_dns(services, dns), lb)
 
     return start_daemon(main)
 
@@ -235,7 +250,7 @@ def dev(
 # ------------------------------------------------------------------ corral master
 
 
-@click.command()
+@daemon_command(MASTER_CONFIG)
 @_ip_flag()
 @port_flag("port", 5050, "Port to listen on.")
 @flag("hostname", help="Hostname to advertise (default: the IP).")
@@ -318,7 +333,7 @@ def master(
 # ------------------------------------------------------------------ corral agent
 
 
-@click.command()
+@daemon_command(AGENT_CONFIG)
 @_ip_flag()
 @port_flag("port", 5051, "Port to listen on.")
 @flag("hostname", help="Hostname to advertise (default: the IP).")
@@ -329,7 +344,9 @@ def master(
     default="127.0.0.1:5050",
     help="The master: host:port, zk://host1:2181,host2:2181/mesos (follows the leader), or file:///path.",
 )
-@flag("zk_session_timeout", callback=DURATION, default="10secs", help="ZooKeeper session timeout (with zk://).")
+@flag(
+    "zk_session_timeout", callback=DURATION, default="10secs", help="ZooKeeper session timeout (with zk://)."
+)
 @flag(
     "resources",
     callback=RESERVED_RESOURCES,

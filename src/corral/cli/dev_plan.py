@@ -32,6 +32,7 @@ class DevOptions:
     marathon_port: int = 8080
     chronos_port: int = 4400
     dns_port: int | None = 8053  # None: no DNS server
+    lb_stats_port: int | None = None  # None: no load balancer; 0: its stats page on any free port
     agents: int = 1
     resources: Resources | None = None
     attributes: tuple[Attribute, ...] = ()
@@ -45,6 +46,7 @@ class DevPlan:
     marathon_port: int
     chronos_port: int
     dns_port: int | None = None
+    lb_stats_port: int | None = None
 
     def with_ports(self, master_port: int, agent_ports: list[int]) -> DevPlan:
         """The plan once sockets are bound (port 0 becomes a real port)."""
@@ -100,6 +102,8 @@ def _check_ports(options: DevOptions) -> None:
     named += [("--marathon_port", options.marathon_port), ("--chronos_port", options.chronos_port)]
     if options.dns_port is not None:  # its TCP listener clashes like any other
         named.append(("--dns_port", options.dns_port))
+    if options.lb_stats_port is not None:
+        named.append(("--lb_stats_port", options.lb_stats_port))
     seen: dict[int, str] = {}
     for what, port in named:
         if port and port in seen:
@@ -138,4 +142,5 @@ def plan_dev(options: DevOptions) -> DevPlan:
         marathon_port=options.marathon_port,
         chronos_port=options.chronos_port,
         dns_port=options.dns_port,
+        lb_stats_port=options.lb_stats_port,
     )

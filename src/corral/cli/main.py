@@ -17,6 +17,7 @@ from corral.cli.client_commands import cluster, task
 from corral.cli.daemons import agent, dev, master
 from corral.cli.dns_commands import dns_command
 from corral.cli.job_commands import job
+from corral.cli.lb_commands import lb
 from corral.cli.marathon_commands import marathon
 
 
@@ -34,6 +35,7 @@ cli.add_command(master)
 cli.add_command(agent)
 cli.add_command(marathon)
 cli.add_command(chronos)
+cli.add_command(lb)
 cli.add_command(dns_command)
 cli.add_command(cluster)
 cli.add_command(task)

@@ -8,8 +8,8 @@ class CorralError(Exception):
 
 
 class DaemonStopped(CorralError):
-    """A daemon ends on purpose (e.g. a leader that lost its lease): its message is logged, without a traceback,
-    and the process exits with 1."""
+    """A daemon ends on purpose (e.g. a leader that lost its lease): its message is logged without a
+    traceback, and the process exits with 1."""
 
 
 class DecodeError(CorralError):

@@ -181,6 +181,8 @@ def start_dev(
         str(chronos_port),
         "--dns_port",  # never the default 8053: tests run side by side
         str(dns_port),
+        "--lb_stats_port",  # nor the load balancer's 9090: a free port
+        "0",
         "--agents",
         str(agents),
         *(["--resources", resources] if resources else []),
