@@ -3,7 +3,9 @@
 #   - zookeeper: the server jars for the integration tests' ensembles (tests/integration/zk.py starts them
 #     with `java` directly; Debian's `zookeeperd`, which would start a system service, is not wanted);
 #   - a Java runtime for it (normally pulled in by `zookeeper` itself; named in case the jars exist alone);
-#   - haproxy: the load balancer bridge (`corral lb`, and `corral dev` when it is installed).
+#   - haproxy: the load balancer bridge (`corral lb`, and `corral dev` when it is installed);
+#   - chromium: the headless browser the web UI tests drive through Playwright (never Playwright's own
+#     downloaded browser builds).
 # When everything is present this only runs a few `test`/`command -v` checks and exits.
 # When a package cannot be installed (not root and no password-less sudo, or apt fails) it says so and fails:
 # a test suite that quietly skipped what it could not install would hide a broken set-up.
@@ -17,6 +19,7 @@ missing=()
 has_zookeeper || missing+=(zookeeper)
 command -v java >/dev/null 2>&1 || missing+=(default-jre-headless)
 command -v haproxy >/dev/null 2>&1 || missing+=(haproxy)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 [ "${#missing[@]}" -eq 0 ] && exit 0
 
 fail() { echo "install-system-deps: error: $*" >&2; exit 1; }

@@ -310,6 +310,8 @@ def master(
         roles=roles,
         weights=weights or {},
         min_allocatable_resources=min_allocatable_resources,
+        zk=None if zk is None else str(zk),
+        quorum=quorum,
     )
     timeout = format_duration(offer_timeout) if offer_timeout else "none"
     election = f", election in {zk}" if zk is not None else ""

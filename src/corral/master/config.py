@@ -30,6 +30,9 @@ class MasterConfig:
     weights: Mapping[str, float] = field(default_factory=dict)
     # `--min_allocatable_resources`: offers smaller than every `|`-separated set are withheld.
     min_allocatable_resources: str = "cpus:0.01|mem:32"
+    # `--zk` (password masked) and `--quorum`, shown in the master's flags; None: this master leads alone.
+    zk: str | None = None
+    quorum: int | None = None
 
     @property
     def advertised_hostname(self) -> str:

@@ -83,6 +83,8 @@ async def keep_registry(runtime: MasterRuntime, store: Store, lease: Lease) -> N
     seen = -1
     stored = await store.get(REGISTRY_KEY)
     version = None if stored is None else stored.version
+    changed = asyncio.Event()
+    runtime.state_watchers.add(changed)
     while True:
         state = runtime.core.state
         if state.version != seen:
@@ -91,5 +93,5 @@ async def keep_registry(runtime: MasterRuntime, store: Store, lease: Lease) -> N
             if document != written:
                 version = await store.put(REGISTRY_KEY, document, version, fence=lease)
                 written = document
-        runtime.changed.clear()
-        await runtime.changed.wait()
+        changed.clear()
+        await changed.wait()

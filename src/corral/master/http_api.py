@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
@@ -31,6 +32,7 @@ from corral.protocol import recordio
 from corral.protocol.agent import AGENT_ID_HEADER, Register, decode_agent_message, encode_master_message
 from corral.protocol.json import JsonValue, dumps, loads
 from corral.protocol.scheduler import Subscribe, UnknownCall, UpdateFramework, decode_call
+from corral.ui import static
 
 if TYPE_CHECKING:
     from corral.master.runtime import MasterRuntime
@@ -50,6 +52,12 @@ _ANY_MASTER_PATHS = frozenset(
     for prefix in ("", "/master")
     for name in ("flags", "health", "redirect", "version", "metrics/snapshot")
 )
+UI_DIR = Path(__file__).resolve().parent / "ui"
+# `/master/events` (Corral's own): the UI's change feed. At most one notification per interval, so a busy
+# cluster's open pages refetch `/master/state` no more than twice a second; a comment line keeps idle
+# connections (and proxies) from timing out, and finds browsers that went away.
+EVENTS_INTERVAL = 0.5
+EVENTS_KEEPALIVE = 15.0
 
 
 class _Stream(StreamingResponse):
@@ -82,6 +90,28 @@ async def _records(queue: asyncio.Queue[bytes | None]) -> AsyncIterator[bytes]:
         yield b"".join(batch)
         if ended:
             return
+
+
+async def _state_versions(runtime: MasterRuntime) -> AsyncGenerator[bytes, None]:
+    """SSE: `event: state` with the state's version now and whenever it changed since the last one sent."""
+    wake = asyncio.Event()
+    runtime.state_watchers.add(wake)
+    try:
+        sent = None
+        while True:
+            version = runtime.core.state.version
+            if version == sent:
+                wake.clear()
+                try:
+                    await asyncio.wait_for(wake.wait(), EVENTS_KEEPALIVE)
+                except TimeoutError:
+                    yield b": keepalive\n\n"
+                continue
+            sent = version
+            yield b"event: state\ndata: " + dumps({"version": version}) + b"\n\n"
+            await asyncio.sleep(EVENTS_INTERVAL)  # what changes meanwhile goes out as one notification
+    finally:
+        runtime.state_watchers.discard(wake)
 
 
 async def _read_body(receive: Receive) -> bytes | None:
@@ -303,6 +333,12 @@ class MasterApi:
     async def health(self, request: Request) -> Response:
         return Response(status_code=200)
 
+    async def events(self, request: Request) -> Response:
+        headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+        return StreamingResponse(
+            _state_versions(self.runtime), media_type="text/event-stream", headers=headers
+        )
+
     async def redirect(self, request: Request) -> Response:
         leader = self.runtime.leader
         if leader is None:
@@ -353,7 +389,9 @@ def build_app(runtime: MasterRuntime) -> ASGIApp:
         Route("/files/browse", api.browse, methods=get),
         Route("/files/read", api.read, methods=get),
         Route("/files/download", api.download, methods=get),
+        Route("/master/events", api.events, methods=get),
         *operator_routes(runtime),
+        *static.ui_routes(UI_DIR),  # `/` (leader only: followers send browsers on) and `/ui/...` (any master)
     ]
     router = Starlette(routes=routes)
     methods = frozenset(_ANY_METHOD)
@@ -371,7 +409,7 @@ def build_app(runtime: MasterRuntime) -> ASGIApp:
 
 
 def _leader_only(path: str) -> bool:
-    return path not in _ANY_MASTER_PATHS and not path.startswith("/files/")
+    return path not in _ANY_MASTER_PATHS and not path.startswith(("/files/", static.PREFIX + "/"))
 
 
 def _to_leader(runtime: MasterRuntime, scope: Scope) -> Response:

@@ -95,7 +95,9 @@ class MasterRuntime:
         self.leading = leading
         self.leader: MasterInfo | None = self.master_info if leading else None
         self._elected = asyncio.Event()
-        self.changed = asyncio.Event()  # set after every message: watchers of the state (the registry) wake
+        # Each set after every message: whoever follows the state (the registry writer, the UI's event
+        # streams) adds its own event and clears it when it has looked.
+        self.state_watchers: set[asyncio.Event] = set()
         if leading:
             self._elected.set()
         self.app = build_app(self)
@@ -111,7 +113,8 @@ class MasterRuntime:
     def submit(self, msg: Inbound) -> None:
         for effect in self.core.handle(msg, self.clock.now()):
             self._perform(effect)
-        self.changed.set()
+        for watcher in self.state_watchers:
+            watcher.set()
 
     def _perform(self, effect: Effect) -> None:
         match effect:

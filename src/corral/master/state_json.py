@@ -64,6 +64,10 @@ def flags_json(config: MasterConfig) -> JsonObject:
         flags["offer_timeout"] = f"{config.offer_timeout:g}secs"
     if config.cluster is not None:
         flags["cluster"] = config.cluster
+    if config.zk is not None:
+        flags["zk"] = config.zk
+    if config.quorum is not None:
+        flags["quorum"] = str(config.quorum)
     return flags
 
 
