@@ -44,6 +44,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/allocator.py --agents 10000 --frameworks 1000
 	$(BIN)/python bench/scale.py
 	$(BIN)/python bench/lb.py
+	$(BIN)/python bench/agent_cost.py
 
 fmt: $(STAMP)
 	$(BIN)/ruff format src tests bench

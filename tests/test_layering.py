@@ -33,6 +33,10 @@ PURE_PACKAGES: dict[str, frozenset[str]] = {
             "fetcher.py",
             "files.py",
             "health_probes.py",
+            "isolation/cgroups.py",
+            "isolation/disk.py",
+            "isolation/isolator.py",
+            "isolation/posix.py",
             "resources.py",
             "sandbox.py",
         }

@@ -92,7 +92,7 @@ def kill_task_processes(task_id: str) -> int:
 def test_tutorial_hello2_runs_and_shows_in_the_master(dev: DevProcess, http: httpx.Client) -> None:
     r = http.post("/v2/apps", json=HELLO2, headers=JSON)
     assert r.status_code == 201, r.text
-    [task] = wait_for(lambda: running(http, "hello2"), timeout=20, what="hello2 to run")
+    [task] = wait_for(lambda: running(http, "hello2") or None, timeout=20, what="hello2 to run")
     assert task["appId"] == "/hello2" and task["servicePorts"] == [10000] and len(task["ports"]) == 1
     assert task["id"] in master_tasks(dev)
     wait_for(lambda: http.get("/v2/deployments").json() == [], timeout=10, what="the deployment to finish")

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 
 from corral.core.attributes import Attribute
 from corral.core.reservations import Reservation
 from corral.core.resources import Resources
+
+
+class RecoverMode(StrEnum):
+    """`--recover`: what a restarted agent does with the tasks an earlier run left running."""
+
+    RECONNECT = "reconnect"  # adopt them: same processes, same status update streams
+    CLEANUP = "cleanup"  # kill them all and start with nothing
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -25,10 +33,23 @@ class AgentConfig:
     attributes: tuple[Attribute, ...] = ()
     executor_registration_timeout: float = 60.0
     executor_shutdown_grace_period: float = 5.0
+    recover: RecoverMode = RecoverMode.RECONNECT
+    # Upstream waits 2 s; pymesos executors back off up to 15 s between reconnections (upstream's cap here).
+    executor_reregistration_timeout: float = 15.0
+    gc_delay: float = 7 * 86400.0  # sandboxes of terminated executors are deleted this long after they end
+    gc_disk_headroom: float = 0.1  # ... or sooner, the fuller the disk is (sandbox.md)
+    disk_watch_interval: float = 60.0
     # Status updates are resent from 10 s doubling to 10 min, as upstream; tests may shorten the first.
     status_update_retry_min: float = 10.0
     status_update_retry_max: float = 600.0
     registration_backoff_factor: float = 1.0
+    # Isolation (`isolation/`): upstream's default here; the `corral agent` and `corral dev` commands
+    # default to the best the machine offers (cgroups when they are writable).
+    isolation: tuple[str, ...] = ("posix/cpu", "posix/mem")
+    cgroups_root: str = "corral"
+    cgroups_enable_cfs: bool = False
+    enforce_container_disk_quota: bool = False
+    container_disk_watch_interval: float = 15.0
 
     @property
     def advertised_hostname(self) -> str:

@@ -14,6 +14,7 @@ the records and the status update streams they share. The agent runs the health 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from signal import SIGKILL
 from typing import assert_never
 
@@ -22,6 +23,8 @@ from corral.agent.config import AgentConfig
 from corral.agent.effects import (
     AgentRecord,
     Checkpoint,
+    CollectGarbage,
+    DiskUsage,
     Effect,
     ExecutorCall,
     FrameworkRecord,
@@ -33,6 +36,7 @@ from corral.agent.effects import (
     PidRecord,
     ProcessExited,
     ProcessStarted,
+    Recover,
     SendToMaster,
     Signal,
     Tick,
@@ -42,6 +46,7 @@ from corral.agent.effects import (
 from corral.agent.executors import CustomExecutors
 from corral.agent.health_checks import REASON_TASK_HEALTH_CHECK_STATUS_UPDATED
 from corral.agent.ledger import ESCALATION, HEALTH_CHECK, REGISTRATION, Ledger
+from corral.agent.recovery import Recovery
 from corral.agent.state import AgentState, Executor, ExecutorPhase, Framework, KillCause, Task
 from corral.agent.task_groups import DefaultExecutors
 from corral.core.ids import AgentId, ContainerId, ExecutorId, FrameworkId, TaskId
@@ -74,6 +79,10 @@ def _shutting_down(framework: Framework) -> str:
     return f"framework {framework.id} is shutting down"
 
 
+def _collect(paths: list[Path]) -> list[Effect]:
+    return [CollectGarbage(paths=tuple(paths))] if paths else []
+
+
 class AgentCore:
     def __init__(
         self,
@@ -85,7 +94,11 @@ class AgentCore:
         base_environment: Mapping[str, str] | None = None,
         agent_id: AgentId | None = None,
         start_time: float = 0.0,
+        awaiting_recovery: bool = False,
+        gpus: tuple[int, ...] = (),
     ) -> None:
+        """`awaiting_recovery`: the agent is starting; the executor API answers 503 until `Recover`.
+        `gpus`: the NVIDIA devices command tasks share out (`isolation/gpus.py`)."""
         self.ledger = Ledger(
             config,
             resources=resources,
@@ -95,9 +108,11 @@ class AgentCore:
             start_time=start_time,
         )
         environment = dict(base_environment or {})
-        self.commands = CommandTasks(self.ledger, environment)
+        self.commands = CommandTasks(self.ledger, environment, gpus)
         self.executors = CustomExecutors(self.ledger, environment)
         self.groups = DefaultExecutors(self.ledger, environment)
+        self.recovery = Recovery(self.ledger, self.commands, self.executors, self.groups)
+        self.ledger.state.awaiting_recovery = awaiting_recovery
         self._announced: float | None = None
 
     # ------------------------------------------------------------ queries
@@ -113,6 +128,15 @@ class AgentCore:
     @property
     def agent_id(self) -> AgentId | None:
         return self.ledger.state.agent_id
+
+    @property
+    def is_recovering(self) -> bool:
+        """Until `Recover`, and then until every executor found running has subscribed again or run out of
+        time: the agent registers with the master only after that (`recovery.py`)."""
+        state = self.state
+        return state.awaiting_recovery or any(
+            e.recovered and e.phase is ExecutorPhase.REGISTERING for e in state.executors()
+        )
 
     def agent_info(self) -> AgentInfo:
         return self.ledger.agent_info()
@@ -145,6 +169,8 @@ class AgentCore:
 
     def executor_call_problem(self, call: ExecutorCall) -> CallProblem | None:
         """Why the executor API refuses `call` (HTTP status, message), as upstream's `Http::executor` does."""
+        if self.state.awaiting_recovery:
+            return 503, "Agent has not finished recovery"
         framework, executor = self.ledger.lookup(call.framework_id, call.executor_id)
         if framework is None:
             return 400, "Framework cannot be found"
@@ -158,9 +184,9 @@ class AgentCore:
 
     def handle(self, msg: Inbound, now: float) -> list[Effect]:
         effects = self._dispatch(msg, now)
-        deadlines = [
-            d for d in (self.ledger.timers.next(), self.ledger.updates.next_deadline()) if d is not None
-        ]
+        ledger = self.ledger
+        candidates = (ledger.timers.next(), ledger.updates.next_deadline(), ledger.gc.next_deadline())
+        deadlines = [d for d in candidates if d is not None]
         if deadlines and min(deadlines) != self._announced:
             self._announced = min(deadlines)
             effects.append(WakeAt(deadline=self._announced))
@@ -220,6 +246,10 @@ class AgentCore:
                 return self._health_probed(msg, now)
             case Tick():
                 return self._tick(now)
+            case DiskUsage():
+                return _collect(self.ledger.gc.prune(msg.fraction, now))
+            case Recover():
+                return self.recovery.recover(msg, now)
             case _:
                 assert_never(msg)
 
@@ -352,7 +382,7 @@ class AgentCore:
         ]
         for executor in list(framework.executors.values()):
             if executor.phase is ExecutorPhase.TERMINATED:  # waiting for acknowledgements that cannot come
-                effects += self.ledger.retire(framework, executor)
+                effects += self.ledger.retire(framework, executor, now)
             else:
                 effects += self._shutdown(framework, executor, now)
         return effects + self.ledger.retire_framework(framework)
@@ -377,7 +407,7 @@ class AgentCore:
             del executor.tasks[task.id]
             del framework.executor_of_task[task.id]
             executor.completed.append(task)
-            effects += self.ledger.retire(framework, executor)
+            effects += self.ledger.retire(framework, executor, now)
         return effects
 
     # ------------------------------------------------------------ executors and processes
@@ -422,13 +452,13 @@ class AgentCore:
             return [Ignored(text=f"container {msg.container_id} exited but is unknown")]
         framework = self.state.frameworks[executor.framework_id]
         if executor.is_command:
-            return self.commands.exited(framework, executor, msg.wait_status, now)
+            return self.commands.exited(framework, executor, msg.wait_status, now, msg.limitation)
         _, how = describe_exit(msg.wait_status)
         return self.executors.exited(framework, executor, msg.wait_status, how, now)
 
     def _tick(self, now: float) -> list[Effect]:
         self._announced = None
-        effects = self.ledger.updates.retry(now)
+        effects = self.ledger.updates.retry(now) + _collect(self.ledger.gc.due(now))
         for kind, framework_id, executor_id, task_id in self.ledger.timers.pop_due(now):
             framework, executor = self.ledger.lookup(framework_id, executor_id)
             if framework is None or executor is None:

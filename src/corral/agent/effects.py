@@ -7,10 +7,13 @@ updates that precede it (TASK_STARTING before TASK_RUNNING).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from corral.agent.isolation.limitations import Limitation
 from corral.core.ids import ContainerId, ExecutorId, FrameworkId, TaskId
+from corral.core.resources import Resources
 from corral.protocol import executor as ex
 from corral.protocol.agent import AgentToMaster, MasterToAgent
 from corral.protocol.mesos import (
@@ -41,6 +44,7 @@ class ProcessStarted:
 class ProcessExited:
     container_id: ContainerId
     wait_status: int  # raw, as os.waitpid returns it
+    limitation: Limitation | None = None  # the container was stopped for exceeding a limit (isolation/)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -67,6 +71,67 @@ class HealthProbed:
     message: str = ""
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DiskUsage:
+    """The share of the work dir's filesystem in use (0 to 1), measured every `disk_watch_interval`."""
+
+    fraction: float
+
+
+# ---------------------------------------------------------------- recovery: what a restarted agent finds
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CheckpointedTask:
+    info: TaskInfo
+    updates: tuple[TaskStatus, ...] = ()  # every update recorded, in order
+    acknowledged: tuple[bytes, ...] = ()  # the uuids acknowledged, in order
+    container_id: ContainerId | None = None  # a DEFAULT executor's task: its own (nested) container
+    group: tuple[TaskId, ...] = ()  # ... and the task group it was launched with
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CheckpointedExecutor:
+    """An executor's latest run."""
+
+    info: ExecutorInfo
+    container_id: ContainerId
+    tasks: tuple[CheckpointedTask, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CheckpointedFramework:
+    info: FrameworkInfo
+    executors: tuple[CheckpointedExecutor, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Checkpointed:
+    """What `meta/` holds for the agent id, and every run directory found on disk (sandboxes and their
+    checkpoints, with their mtimes), live or not: the ones no live executor claims are garbage."""
+
+    frameworks: tuple[CheckpointedFramework, ...] = ()
+    run_directories: tuple[tuple[Path, float], ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SupervisorReport:
+    """What the task supervisor held when the agent connected: containers still running (their pids) and
+    containers that exited while no agent was connected (their raw wait statuses)."""
+
+    running: Mapping[ContainerId, int] = field(default_factory=dict)
+    exited: Mapping[ContainerId, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Recover:
+    """The first message a started agent handles: adopt what its last run left (`--recover=reconnect`) or
+    kill it (`cleanup`, which passes no checkpoints)."""
+
+    checkpointed: Checkpointed
+    report: SupervisorReport
+
+
 ExecutorCall = ex.Subscribe | ex.Update | ex.Message
 Inbound = (
     MasterToAgent
@@ -77,6 +142,8 @@ Inbound = (
     | LaunchFailed
     | Tick
     | HealthProbed
+    | DiskUsage
+    | Recover
 )
 
 # ---------------------------------------------------------------- checkpoint records (see checkpoint.py)
@@ -105,6 +172,8 @@ class TaskRecord:
     executor_id: ExecutorId
     container_id: ContainerId
     task: TaskInfo
+    nested_container_id: ContainerId | None = None  # a DEFAULT executor's task: its own container
+    group: tuple[TaskId, ...] = ()  # ... and its task group
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -162,6 +231,7 @@ class Launch:
     argv: tuple[str, ...]
     environment: tuple[tuple[str, str], ...]
     uris: tuple[Uri, ...] = ()
+    resources: Resources = field(default_factory=Resources)  # the container's limits (isolation/), if any
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -200,6 +270,13 @@ class Checkpoint:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class CollectGarbage:
+    """Delete these directories (off the event loop); the ones already gone do not matter."""
+
+    paths: tuple[Path, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class WakeAt:
     """Deliver a Tick at `deadline` (epoch seconds). Only the latest WakeAt counts."""
 
@@ -233,6 +310,7 @@ Effect = (
     | HealthProbe
     | CancelProbe
     | Checkpoint
+    | CollectGarbage
     | WakeAt
     | Transition
     | Ignored

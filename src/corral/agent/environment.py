@@ -16,8 +16,7 @@ from corral.protocol.json import Reader
 from corral.protocol.mesos import CommandInfo, ExecutorInfo, FrameworkInfo, TaskInfo
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-RECOVERY_TIMEOUT = "15mins"
-SUBSCRIPTION_BACKOFF_MAX = "2secs"
+RECOVERY_TIMEOUT = "15mins"  # the task supervisor waits as long for an agent (executor/supervisor.py)
 
 _UNITS = (
     (7 * 86400.0, "weeks"),
@@ -55,8 +54,10 @@ def executor_environment(
     endpoint: str,
     directory: Path,
     shutdown_grace: float,
+    reregistration_timeout: float,
 ) -> dict[str, str]:
-    """`executorEnvironment()`: what a custom executor (a pymesos one, say) needs to find its agent."""
+    """`executorEnvironment()`: what a custom executor (a pymesos one, say) needs to find its agent, and,
+    if its framework checkpoints, how long and how often to look for it after the agent restarts."""
     assert framework.id is not None
     env = dict(base)
     env.update(
@@ -74,7 +75,8 @@ def executor_environment(
     )
     if framework.checkpoint:
         env.update(
-            MESOS_RECOVERY_TIMEOUT=RECOVERY_TIMEOUT, MESOS_SUBSCRIPTION_BACKOFF_MAX=SUBSCRIPTION_BACKOFF_MAX
+            MESOS_RECOVERY_TIMEOUT=RECOVERY_TIMEOUT,
+            MESOS_SUBSCRIPTION_BACKOFF_MAX=format_duration(reregistration_timeout),
         )
     return _finish(env, executor.command)
 

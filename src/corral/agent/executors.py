@@ -5,6 +5,10 @@ REGISTERING (launched; tasks queued; registration timer) -> SUBSCRIBE -> RUNNING
 LAUNCH_GROUP for queued groups and LAUNCH for the other queued tasks) -> SHUTDOWN -> TERMINATING (SIGKILL
 after the shutdown grace period) -> its process exits -> TERMINATED: ExecutorExited to the master, and
 TASK_FAILED / TASK_KILLED (REASON_EXECUTOR_TERMINATED) for the tasks it left unfinished.
+
+An executor a restarted agent found running (`recovery.py`) is REGISTERING again, `recovered`, with its
+tasks launched: it must subscribe within `executor_reregistration_timeout`, with the tasks it has not
+acknowledged, or it is killed and its tasks are lost (b.3, b.5).
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ from corral.protocol.agent import ExecutorExited, FrameworkToExecutor
 from corral.protocol.mesos import ExecutorInfo, Source, TaskInfo, TaskStatus
 
 REASON_EXECUTOR_REGISTRATION_TIMEOUT = "REASON_EXECUTOR_REGISTRATION_TIMEOUT"
+REASON_EXECUTOR_REREGISTRATION_TIMEOUT = "REASON_EXECUTOR_REREGISTRATION_TIMEOUT"
 REASON_AGENT_RESTARTED = "REASON_AGENT_RESTARTED"
 
 
@@ -113,6 +118,7 @@ class CustomExecutors:
             endpoint=self.ledger.endpoint,
             directory=executor.directory,
             shutdown_grace=self.shutdown_grace(executor),
+            reregistration_timeout=self.ledger.config.executor_reregistration_timeout,
         )
         launch = Launch(
             container_id=executor.container_id,
@@ -150,7 +156,8 @@ class CustomExecutors:
         effects: list[Effect] = []
         for status in call.unacknowledged_updates:
             effects += self.update(framework, executor, status, now)
-        if executor.phase is ExecutorPhase.RUNNING:  # LAUNCHes sent on the stream that broke may be lost
+        # LAUNCHes sent on the stream that broke (or before the agent restarted) may be lost.
+        if executor.phase is ExecutorPhase.RUNNING or executor.recovered:
             received = {t.task_id for t in call.unacknowledged_tasks}
             for task in list(executor.tasks.values()):
                 if task.state is TaskState.TASK_STAGING and task.id not in received:
@@ -166,6 +173,7 @@ class CustomExecutors:
                     )
         old, executor.phase = executor.phase, ExecutorPhase.RUNNING
         executor.registration_deadline = None
+        executor.recovered = False
         effects.append(
             Transition(kind="executor", ident=executor_name(framework, executor), old=old, new=executor.phase)
         )
@@ -279,28 +287,50 @@ class CustomExecutors:
         return effects
 
     def registration_timeout(self, framework: Framework, executor: Executor, now: float) -> list[Effect]:
+        """It did not subscribe in time: SIGKILL. Its tasks end TASK_FAILED, or, if it was running before
+        the agent restarted, TASK_LOST (TASK_DROPPED if partition-aware), as in upstream's
+        `reregisterExecutorTimeout`."""
         deadline = executor.registration_deadline
         if executor.phase is not ExecutorPhase.REGISTERING or deadline is None or deadline > now:
             return []
         executor.registration_deadline = None
         executor.phase = ExecutorPhase.TERMINATING
-        timeout = format_duration(self.ledger.config.executor_registration_timeout)
+        config = self.ledger.config
+        again = " again" if executor.recovered else ""
+        timeout = format_duration(
+            config.executor_reregistration_timeout
+            if executor.recovered
+            else config.executor_registration_timeout
+        )
         effects: list[Effect] = [
             Transition(
                 kind="executor",
                 ident=executor_name(framework, executor),
                 old=ExecutorPhase.REGISTERING,
                 new=executor.phase,
-                reason=f"did not subscribe within {timeout}",
+                reason=f"did not subscribe{again} within {timeout}",
             )
         ]
-        effects += self.ledger.end_tasks(
-            framework,
-            executor,
-            now,
-            reason=REASON_EXECUTOR_REGISTRATION_TIMEOUT,
-            message=f"Executor did not register within {timeout}",
-        )
+        if executor.recovered:
+            for task in executor.live_tasks():
+                effects += self.ledger.report(
+                    framework,
+                    executor,
+                    task,
+                    self.ledger.lost_state(framework),
+                    now,
+                    source=Source.SOURCE_AGENT,
+                    reason=REASON_EXECUTOR_REREGISTRATION_TIMEOUT,
+                    message=f"Executor did not re-register within {timeout}",
+                )
+        else:
+            effects += self.ledger.end_tasks(
+                framework,
+                executor,
+                now,
+                reason=REASON_EXECUTOR_REGISTRATION_TIMEOUT,
+                message=f"Executor did not register within {timeout}",
+            )
         if executor.pid is not None:
             effects.append(Signal(container_id=executor.container_id, pid=executor.pid, signal=SIGKILL))
         return effects
@@ -324,4 +354,4 @@ class CustomExecutors:
         effects += self.ledger.end_tasks(
             framework, executor, now, reason=REASON_EXECUTOR_TERMINATED, message="Executor terminated"
         )
-        return effects + self.ledger.retire(framework, executor)
+        return effects + self.ledger.retire(framework, executor, now)

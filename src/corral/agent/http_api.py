@@ -6,6 +6,7 @@
   not subscribed"; SUBSCRIBE -> 200, a chunked RecordIO stream of events (no Mesos-Stream-Id);
   UPDATE, MESSAGE, HEARTBEAT -> 202 with `Content-Length: 0`. Bad input never gets a 5xx.
 - `GET /state` (`/state.json`, `/slave(1)/state`), `/health`, `/version`, `/metrics/snapshot`, `/files/*`.
+- `GET /monitor/statistics` (`.json`, under `/slave(1)` too): each executor's resource usage (`isolation/`).
 
 Calls go to the runtime (`AgentService.deliver`), which owns the core; queries read the core directly,
 which is safe because everything runs on one event loop.
@@ -14,7 +15,7 @@ which is safe because everything runs on one event loop.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Protocol
 
@@ -129,7 +130,10 @@ class ExecutorApi:
             self.service.detach_executor(framework_id, executor_id, queue)
 
 
-def build_app(service: AgentService) -> Starlette:
+def build_app(
+    service: AgentService, statistics: Callable[[], Awaitable[list[JsonValue]]] | None = None
+) -> Starlette:
+    """`statistics` answers `/monitor/statistics` (an empty list without it)."""
     api = ExecutorApi(service)
     files = SandboxFiles(lambda: sandbox_roots(service.core))
 
@@ -141,6 +145,9 @@ def build_app(service: AgentService) -> Starlette:
 
     async def version(request: Request) -> Response:
         return _json(version_document())
+
+    async def monitor(request: Request) -> Response:
+        return _json(await statistics() if statistics is not None else [])
 
     async def snapshot(request: Request) -> Response:
         values = metrics(service.core, service.now())
@@ -157,5 +164,7 @@ def build_app(service: AgentService) -> Starlette:
             Route(f"{prefix}/state", state, methods=["GET"]),
             Route(f"{prefix}/state.json", state, methods=["GET"]),
             Route(f"{prefix}/health", health, methods=["GET"]),
+            Route(f"{prefix}/monitor/statistics", monitor, methods=["GET"]),
+            Route(f"{prefix}/monitor/statistics.json", monitor, methods=["GET"]),
         ]
     return Starlette(routes=routes)

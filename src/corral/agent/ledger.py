@@ -21,7 +21,8 @@ from corral.agent.effects import (
     TaskRecord,
     Transition,
 )
-from corral.agent.sandbox import run_directory
+from corral.agent.gc import GarbageCollector
+from corral.agent.sandbox import meta_run_directory, run_directory
 from corral.agent.state import AgentState, Deadlines, Executor, ExecutorPhase, Framework, Task
 from corral.agent.status_updates import StatusUpdateManager
 from corral.core.ids import AgentId, ContainerId, ExecutorId, FrameworkId, TaskId
@@ -74,6 +75,7 @@ class Ledger:
             retry_min=config.status_update_retry_min, retry_max=config.status_update_retry_max
         )
         self.timers: Deadlines[TimerKey] = Deadlines()
+        self.gc = GarbageCollector(delay=config.gc_delay, headroom=config.gc_disk_headroom)
         self._new_container_id = new_container_id
         self._new_uuid = new_uuid
 
@@ -114,6 +116,20 @@ class Ledger:
         if task.health is not None:
             self.schedule_task(task.health.start(now), HEALTH_CHECK, task)
 
+    def resume_health_check(self, task: Task, now: float) -> None:
+        """A restarted agent supervises a running task again (`recovery.py`): its health check starts over,
+        knowing whether it was reported healthy, so that the same success is not reported twice."""
+        if task.health is not None:
+            latest = next((s.healthy for s in reversed(task.statuses) if s.healthy is not None), None)
+            task.health.has_succeeded = latest is True
+            self.start_health_check(task, now)
+
+    @staticmethod
+    def running_since(task: Task, default: float) -> float:
+        """When the task first reported TASK_RUNNING: its max_completion_time counts from then."""
+        started = (s.timestamp for s in task.statuses if s.state is TaskState.TASK_RUNNING)
+        return next((t for t in started if t is not None), default)
+
     @staticmethod
     def stop_health_check(task: Task) -> list[Effect]:
         """The task is being killed or has ended: no more probes (upstream pauses the checker on a kill)."""
@@ -149,10 +165,19 @@ class Ledger:
         return task
 
     def checkpoint_launch(
-        self, framework: Framework, executor: Executor, tasks: tuple[TaskInfo, ...], *, new_executor: bool
+        self,
+        framework: Framework,
+        executor: Executor,
+        tasks: tuple[TaskInfo, ...],
+        *,
+        new_executor: bool,
+        nested: tuple[Task, ...] = (),
     ) -> list[Effect]:
+        """The executor (if new) and its new tasks; `nested` are tasks of a DEFAULT executor, each with its
+        own container, which a restarted agent needs to find their processes."""
         if not framework.info.checkpoint:
             return []
+        containers = {t.id: t.container for t in nested}
         effects: list[Effect] = []
         if new_executor:
             record = ExecutorRecord(
@@ -160,11 +185,14 @@ class Ledger:
             )
             effects.append(Checkpoint(record=record))
         for task in tasks:
+            container = containers.get(task.task_id)
             task_record = TaskRecord(
                 framework_id=framework.id,
                 executor_id=executor.id,
                 container_id=executor.container_id,
                 task=task,
+                nested_container_id=container.container_id if container is not None else None,
+                group=container.group if container is not None else (),
             )
             effects.append(Checkpoint(record=task_record))
         return effects
@@ -183,9 +211,10 @@ class Ledger:
         executor.registration_deadline = executor.escalation_deadline = executor.completion_deadline = None
         return old
 
-    def retire(self, framework: Framework, executor: Executor) -> list[Effect]:
+    def retire(self, framework: Framework, executor: Executor, now: float) -> list[Effect]:
         """Forget a terminated executor whose tasks are all completed, or at once if its framework is shutting
-        down (upstream's `removeExecutor`: no acknowledgement will come); then maybe its framework."""
+        down (upstream's `removeExecutor`: no acknowledgement will come); then maybe its framework. Its
+        sandbox and checkpoints are garbage from now on (`gc.py`)."""
         if executor.phase is not ExecutorPhase.TERMINATED:
             return []
         if framework.terminating:
@@ -200,6 +229,10 @@ class Ledger:
         del framework.executors[executor.id]
         self.state.containers.pop(executor.container_id, None)
         framework.completed_executors.append(executor)
+        self.gc.schedule(executor.directory, now)
+        if framework.info.checkpoint and self.state.agent_id is not None:
+            ids = (self.state.agent_id, framework.id, executor.id, executor.container_id)
+            self.gc.schedule(meta_run_directory(self.config.work_dir, *ids), now)
         return self.retire_framework(framework)
 
     def retire_framework(self, framework: Framework) -> list[Effect]:
@@ -364,11 +397,32 @@ class Ledger:
     def launch_failed(
         self, framework: Framework, executor: Executor, msg: LaunchFailed, now: float
     ) -> list[Effect]:
+        return self.container_gone(
+            framework,
+            executor,
+            now,
+            new="LAUNCH_FAILED",
+            reason=REASON_CONTAINER_LAUNCH_FAILED,
+            message=msg.message,
+            killed_reason=REASON_TASK_KILLED_DURING_LAUNCH,
+        )
+
+    def container_gone(
+        self,
+        framework: Framework,
+        executor: Executor,
+        now: float,
+        *,
+        new: str,
+        reason: str,
+        message: str,
+        killed_reason: str | None = None,
+    ) -> list[Effect]:
+        """The executor's container failed to launch, or vanished with its exit status (`recovery.py`): no
+        process runs, and its live tasks end TASK_FAILED (TASK_KILLED if being killed) with `reason`."""
         old = self.finish(executor, None)
         effects: list[Effect] = [
-            Transition(
-                kind="container", ident=msg.container_id, old=old, new="LAUNCH_FAILED", reason=msg.message
-            )
+            Transition(kind="container", ident=executor.container_id, old=old, new=new, reason=message)
         ]
         if not executor.is_command:
             exited = ExecutorExited(
@@ -376,11 +430,6 @@ class Ledger:
             )
             effects.append(SendToMaster(message=exited))
         effects += self.end_tasks(
-            framework,
-            executor,
-            now,
-            reason=REASON_CONTAINER_LAUNCH_FAILED,
-            message=msg.message,
-            killed_reason=REASON_TASK_KILLED_DURING_LAUNCH,
+            framework, executor, now, reason=reason, message=message, killed_reason=killed_reason
         )
-        return effects + self.retire(framework, executor)
+        return effects + self.retire(framework, executor, now)

@@ -4,6 +4,7 @@ from the core's records with no I/O."""
 from __future__ import annotations
 
 from corral.agent.core import AgentCore
+from corral.agent.environment import format_duration
 from corral.agent.state import Executor, ExecutorPhase, Framework, Task
 from corral.core.resources import Resources
 from corral.core.task_state import TaskState
@@ -162,7 +163,11 @@ def state_document(core: AgentCore) -> JsonObject:
             "hostname": config.advertised_hostname,
             "master": config.master,
             "executor_registration_timeout": f"{config.executor_registration_timeout:g}secs",
+            "executor_reregistration_timeout": f"{config.executor_reregistration_timeout:g}secs",
             "executor_shutdown_grace_period": f"{config.executor_shutdown_grace_period:g}secs",
+            "recover": config.recover.value,
+            "gc_delay": format_duration(config.gc_delay),
+            "gc_disk_headroom": f"{config.gc_disk_headroom:g}",
             "registration_backoff_factor": f"{config.registration_backoff_factor:g}secs",
         },
         "frameworks": frameworks,
@@ -189,6 +194,7 @@ def metrics(core: AgentCore, now: float) -> dict[str, float]:
     out["slave/executors_running"] = float(phases.count(ExecutorPhase.RUNNING))
     out["slave/executors_terminating"] = float(phases.count(ExecutorPhase.TERMINATING))
     out["slave/executors_terminated"] = float(state.counters.get("executors_terminated", 0))
+    out["slave/executor_directory_max_allowed_age_secs"] = core.ledger.gc.max_allowed_age
     live = [t.state for e in state.executors() for t in e.all_tasks()]
     for task_state in _LIVE_STATES:
         out[f"slave/tasks_{task_state.metric_name}"] = float(live.count(task_state))

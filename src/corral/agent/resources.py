@@ -5,6 +5,7 @@
     disk   the size of the filesystem holding the work dir - 5 GB if at least 10 GB, else half (10 GB if
            unknown); whole MB
     ports  [31000-32000]
+    gpus   the NVIDIA GPUs `nvidia-smi -L` lists, with the gpu/nvidia isolator (none without it)
 
 `detect` is the arithmetic; `probe` asks the machine.
 """
@@ -13,14 +14,18 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from corral.agent.isolation.gpus import parse_nvidia_smi
 from corral.core.resources import Resources
 
 MB = 1024 * 1024
 GB = 1024 * MB
 DEFAULT_PORTS = (31000, 32000)
+NVIDIA_SMI_TIMEOUT = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +35,7 @@ class Machine:
     cpus: int | None
     mem_bytes: int | None
     disk_bytes: int | None
+    gpus: tuple[int, ...] = ()  # NVIDIA device indices
 
 
 def _mem_mb(total: int | None) -> float:
@@ -57,6 +63,8 @@ def detect(configured: Resources | None, machine: Machine) -> Resources:
         scalars["mem"] = _mem_mb(machine.mem_bytes)
     if "disk" not in named:
         scalars["disk"] = _disk_mb(machine.disk_bytes)
+    if "gpus" not in named and machine.gpus:
+        scalars["gpus"] = float(len(machine.gpus))
     ranges = {} if "ports" in named else {"ports": (DEFAULT_PORTS,)}
     return given + Resources(scalars={k: v for k, v in scalars.items() if v > 0}, ranges=ranges)
 
@@ -69,7 +77,23 @@ def _existing(path: Path) -> Path:
     return path
 
 
-def probe(work_dir: Path) -> Machine:
+def _nvidia_smi() -> str | None:
+    try:
+        done = subprocess.run(
+            ["nvidia-smi", "-L"], capture_output=True, text=True, timeout=NVIDIA_SMI_TIMEOUT, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None  # no NVIDIA driver here
+    return done.stdout if done.returncode == 0 else None
+
+
+def nvidia_gpus(run: Callable[[], str | None] = _nvidia_smi) -> tuple[int, ...]:
+    """The NVIDIA devices of this machine (none where `nvidia-smi` is missing or fails)."""
+    output = run()
+    return parse_nvidia_smi(output) if output is not None else ()
+
+
+def probe(work_dir: Path, *, gpus: bool = False) -> Machine:
     try:
         mem: int | None = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError):
@@ -78,4 +102,5 @@ def probe(work_dir: Path) -> Machine:
         disk: int | None = shutil.disk_usage(_existing(work_dir)).total
     except OSError:
         disk = None
-    return Machine(cpus=os.cpu_count(), mem_bytes=mem, disk_bytes=disk)
+    devices = nvidia_gpus() if gpus else ()
+    return Machine(cpus=os.cpu_count(), mem_bytes=mem, disk_bytes=disk, gpus=devices)

@@ -4,6 +4,11 @@ Every message (from the master, an executor's HTTP call, a process exit, the tim
 `deliver`, which runs `core.handle` and performs the effects in order; messages that effects produce
 (ProcessStarted after a spawn, say) are queued and handled right after, never re-entrantly.
 
+`run` first recovers (`recovery.py`): it connects to the task supervisor, reads the checkpoints (or, with
+`--recover=cleanup`, discards them), and hands both to the core, which adopts or kills what the last run left;
+once the custom executors found running have subscribed again (or run out of time), it registers.
+An exit is collected (forgotten by the supervisor) only once the updates it caused are checkpointed.
+
 `run` registers with the master and re-registers (with everything the agent runs) whenever the link breaks,
 with randomized exponential backoff (`registration_backoff_factor`, doubling, capped at a minute, as
 upstream's agent does). A stream silent for five of the master's heartbeat intervals counts as broken.
@@ -14,9 +19,11 @@ the CLI serves `app` beside it (`corral.net.serve.serve`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import random
+import signal
 import time
 import uuid
 from collections import deque
@@ -26,13 +33,23 @@ from typing import assert_never
 
 from starlette.applications import Starlette
 
-from corral.agent.checkpoint import Checkpointer, CheckpointWriter, read_agent_id
-from corral.agent.config import AgentConfig
+from corral.agent.checkpoint import (
+    Checkpointer,
+    CheckpointWriter,
+    discard_checkpoints,
+    read_agent_id,
+    read_checkpoints,
+)
+from corral.agent.config import AgentConfig, RecoverMode
 from corral.agent.core import AgentCore
 from corral.agent.effects import (
     CancelProbe,
     Checkpoint,
+    Checkpointed,
+    CheckpointedFramework,
+    CollectGarbage,
     DisconnectExecutor,
+    DiskUsage,
     Effect,
     HealthProbe,
     HealthProbed,
@@ -43,27 +60,32 @@ from corral.agent.effects import (
     MasterDisconnected,
     ProcessExited,
     ProcessStarted,
+    Recover,
     SendToExecutor,
     SendToMaster,
     Signal,
+    SupervisorReport,
     Tick,
     Transition,
     WakeAt,
 )
 from corral.agent.executor.processes import signal_group
-from corral.agent.executor.supervisor_link import Callbacks, SupervisorLink
+from corral.agent.executor.supervisor_link import Callbacks, Inherited, SupervisorLink, SupervisorLost
 from corral.agent.fetcher import FetchError, fetch
 from corral.agent.health_probes import HealthProbes
 from corral.agent.http_api import EventQueue, build_app
+from corral.agent.isolation.isolator import Isolator
+from corral.agent.isolation.isolators import GPU_NVIDIA
+from corral.agent.isolation.statistics import monitor_statistics
 from corral.agent.resources import detect, probe
-from corral.agent.sandbox import prepare
+from corral.agent.sandbox import delete, disk_usage, find_runs, prepare
 from corral.core.clock import Clock
 from corral.core.ids import AgentId, ContainerId, ExecutorId, FrameworkId, TaskId
 from corral.net.agent_link import LinkError, MasterLink
 from corral.protocol import executor as ex
 from corral.protocol import recordio
 from corral.protocol.agent import AgentToMaster, Registered
-from corral.protocol.json import dumps
+from corral.protocol.json import JsonValue, dumps
 
 log = logging.getLogger(__name__)
 
@@ -91,23 +113,29 @@ class AgentRuntime:
         self._clock: Clock = clock or _SystemClock()
         self._rng = random.Random()
         self._checkpoints = CheckpointWriter(Checkpointer(self.config.work_dir))
+        self.isolator = Isolator.for_config(self.config)
+        machine = probe(self.config.work_dir, gpus=GPU_NVIDIA in self.config.isolation)
         self._core = AgentCore(
             self.config,
-            resources=detect(config.resources, probe(self.config.work_dir)),
+            resources=detect(config.resources, machine),
+            gpus=machine.gpus,
             new_container_id=lambda: ContainerId(str(uuid.uuid4())),
             new_uuid=lambda: uuid.uuid4().bytes,
             base_environment={k: os.environ[k] for k in INHERITED if k in os.environ},
             agent_id=read_agent_id(self.config.work_dir),
             start_time=self._clock.now(),
+            awaiting_recovery=True,
         )
+        self._recovered = asyncio.Event()  # set once the core is no longer recovering
+        self._uncollected: list[int] = []  # pids of exits handled, to collect once their updates are on disk
+        self._collectable = asyncio.Event()
         self._inbox: deque[Inbound] = deque()
         self._delivering = False
         self._outbox: asyncio.Queue[AgentToMaster] = asyncio.Queue()
         self._streams: dict[tuple[FrameworkId, ExecutorId], EventQueue] = {}
         self._containers: dict[int, ContainerId] = {}  # pid -> container
-        self._supervisor = SupervisorLink(
-            self.config.work_dir, Callbacks(started=self._started, failed=self._failed, exited=self._exited)
-        )
+        callbacks = Callbacks(started=self._started, failed=self._failed, exited=self._exited, oom=self._oom)
+        self._supervisor = SupervisorLink(self.config.work_dir, callbacks)
         self._health = HealthProbes()
         self._probes: dict[tuple[FrameworkId, TaskId], asyncio.Task[None]] = {}  # the one running per task
         self._group: asyncio.TaskGroup | None = None
@@ -125,7 +153,7 @@ class AgentRuntime:
     @property
     def app(self) -> Starlette:
         if self._app is None:
-            self._app = build_app(self)
+            self._app = build_app(self, statistics=self.statistics)
         return self._app
 
     def now(self) -> float:
@@ -135,25 +163,25 @@ class AgentRuntime:
 
     async def run(self) -> None:
         inherited = await self._supervisor.connect()
-        if inherited.running or inherited.exited:
-            log.warning(
-                "the task supervisor holds %d running tasks and %d exits from an earlier agent run; "
-                "they are not recovered",
-                len(inherited.running),
-                len(inherited.exited),
-            )
-            for _, pid, _ in inherited.exited:
-                self._supervisor.collected(pid)
+        checkpointed = await asyncio.to_thread(self._read_checkpoints)
         try:
             async with asyncio.TaskGroup() as group:
                 self._group = group
                 group.create_task(self._supervisor.run())
                 group.create_task(self._checkpoints.run())
                 group.create_task(self._send_to_master())
+                group.create_task(self._collect_exits())
+                group.create_task(self._watch_disk())
+                group.create_task(self.isolator.watch_disks(self._kill_container))
+                self._recover(checkpointed, inherited)
+                await self._recovered.wait()
                 await self._stay_registered()
         finally:
             self._group = None
             self._checkpoints.close()
+            with contextlib.suppress(SupervisorLost):  # their updates are on disk now: collect the exits
+                for pid in self._uncollected:
+                    self._supervisor.collected(pid)
             if self._wake is not None:
                 self._wake.cancel()
                 self._wake = None
@@ -174,6 +202,56 @@ class AgentRuntime:
                     self._perform(effect)
         finally:
             self._delivering = False
+        if not self._recovered.is_set() and not self._core.is_recovering:
+            self._recovered.set()
+
+    # ------------------------------------------------------------ recovery and garbage
+
+    def _read_checkpoints(self) -> Checkpointed:
+        """What the last run left on disk (in a thread: it reads a file or two per task)."""
+        work_dir, agent_id = self.config.work_dir, self._core.agent_id
+        frameworks: tuple[CheckpointedFramework, ...] = ()
+        if agent_id is not None and self.config.recover is RecoverMode.RECONNECT:
+            frameworks = read_checkpoints(work_dir, agent_id)
+        elif agent_id is not None:
+            discard_checkpoints(work_dir, agent_id)
+        return Checkpointed(frameworks=frameworks, run_directories=tuple(find_runs(work_dir)))
+
+    def _recover(self, checkpointed: Checkpointed, inherited: Inherited) -> None:
+        report = SupervisorReport(
+            running={ContainerId(c): pid for c, pid in inherited.running},
+            exited={ContainerId(c): status for c, _, status in inherited.exited},
+        )
+        self.deliver(Recover(checkpointed=checkpointed, report=report))
+        state = self._core.state
+        for container_id, pid in inherited.running:  # exits of the containers killed as unknown are ignored
+            if container_id in state.containers or container_id in state.task_containers:
+                self._containers[pid] = ContainerId(container_id)
+        for _, pid, _ in inherited.exited:
+            self._collect(pid)
+
+    def _collect(self, pid: int) -> None:
+        self._uncollected.append(pid)
+        self._collectable.set()
+
+    async def _collect_exits(self) -> None:
+        """The supervisor forgets an exit once what the agent made of it is on disk: an agent killed before
+        that hears of the exit again from the next supervisor it connects to."""
+        while True:
+            await self._collectable.wait()
+            self._collectable.clear()
+            count = len(self._uncollected)
+            await self._checkpoints.written()
+            pids, self._uncollected = self._uncollected[:count], self._uncollected[count:]
+            for pid in pids:
+                self._supervisor.collected(pid)
+
+    async def _watch_disk(self) -> None:
+        while True:
+            usage = await asyncio.to_thread(disk_usage, self.config.work_dir)
+            if usage is not None:
+                self.deliver(DiskUsage(fraction=usage))
+            await asyncio.sleep(self.config.disk_watch_interval)
 
     def _perform(self, effect: Effect) -> None:
         match effect:
@@ -205,6 +283,10 @@ class AgentRuntime:
                     running.cancel()
             case Checkpoint():
                 self._checkpoints.submit(self._core.agent_id, effect.record)
+            case CollectGarbage():
+                log.info("garbage collection: deleting %d directories", len(effect.paths))
+                if self._group is not None:
+                    self._group.create_task(asyncio.to_thread(delete, effect.paths))
             case WakeAt():
                 self._wake_at(effect.deadline)
             case Transition():
@@ -247,20 +329,41 @@ class AgentRuntime:
         self._spawn(effect)
 
     def _spawn(self, effect: Launch) -> None:
-        """The supervisor makes the sandbox and starts the process; `_started` or `_failed` follows."""
-        self._supervisor.spawn(effect.container_id, effect.argv, dict(effect.environment), effect.sandbox)
+        """The supervisor makes the sandbox, isolates and starts the process; `_started` or `_failed`
+        follows."""
+        spec = self.isolator.launching(effect.container_id, effect.resources, effect.sandbox)
+        self._supervisor.spawn(
+            effect.container_id, effect.argv, dict(effect.environment), effect.sandbox, spec.to_json()
+        )
 
     def _started(self, container_id: str, pid: int) -> None:
         self._containers[pid] = ContainerId(container_id)
+        self.isolator.started(ContainerId(container_id), pid)
         self.deliver(ProcessStarted(container_id=ContainerId(container_id), pid=pid))
 
     def _failed(self, container_id: str, message: str) -> None:
+        self.isolator.exited(ContainerId(container_id))
         self.deliver(LaunchFailed(container_id=ContainerId(container_id), message=message))
 
+    def _oom(self, container_id: str, report: dict[str, int | None]) -> None:
+        self.isolator.oom_killed(ContainerId(container_id), report)
+
     def _exited(self, container_id: str, pid: int, wait_status: int) -> None:
+        container = ContainerId(container_id)
+        limitation = self.isolator.exited(container)
         if self._containers.pop(pid, None) is not None:
-            self.deliver(ProcessExited(container_id=ContainerId(container_id), wait_status=wait_status))
-        self._supervisor.collected(pid)
+            exited = ProcessExited(container_id=container, wait_status=wait_status, limitation=limitation)
+            self.deliver(exited)
+        self._collect(pid)
+
+    def _kill_container(self, container_id: ContainerId, pid: int) -> None:
+        """disk/du found the container over its quota (the exit reports the limitation)."""
+        signal_group(pid, signal.SIGKILL)
+
+    async def statistics(self) -> list[JsonValue]:
+        """`/monitor/statistics`: each live executor's usage and limits."""
+        usage = await self.isolator.usage()
+        return monitor_statistics(self._core.state, usage, self.isolator.limits(), self.now())
 
     # ------------------------------------------------------------ health checks
 

@@ -13,6 +13,8 @@ Invariants:
   or not); a framework is forgotten (kept among `completed_frameworks`) once it has no executors left.
 - A framework is `terminating` from the master's ShutdownFramework until it is forgotten: its executors are
   shutting down, and its tasks' updates are recorded but not sent, since nothing could acknowledge them.
+- A `recovered` executor is a custom executor that a restarted agent found running: it is REGISTERING until
+  it subscribes again or `executor_reregistration_timeout` passes (`recovery.py`).
 """
 
 from __future__ import annotations
@@ -102,6 +104,7 @@ class Executor:
     tasks: dict[TaskId, Task] = field(default_factory=dict)
     completed: deque[Task] = field(default_factory=lambda: deque(maxlen=MAX_COMPLETED_TASKS_PER_EXECUTOR))
     shut_down: bool = False  # the agent was told to shut it down: its leftover tasks end TASK_KILLED
+    recovered: bool = False  # found running by a restarted agent, and not subscribed again yet
     # Supervision of a command task's process (and of a custom executor's SIGKILL after its grace period).
     kill_cause: KillCause | None = None
     kill_grace: float | None = None  # for a kill requested before the process started
@@ -151,6 +154,7 @@ class AgentState:
     agent_id: AgentId | None = None
     master: MasterInfo | None = None
     connected: bool = False
+    awaiting_recovery: bool = False  # a started agent, until it has handled `Recover`
     frameworks: dict[FrameworkId, Framework] = field(default_factory=dict)
     completed_frameworks: deque[Framework] = field(
         default_factory=lambda: deque(maxlen=MAX_COMPLETED_FRAMEWORKS)

@@ -11,6 +11,8 @@ Rules (upstream's `TaskStatusUpdateManager`):
    ends when its terminal update is acknowledged.
 5. A framework the agent forgets (`cleanup`, upstream's `TaskStatusUpdateManager::cleanup` from
    `Slave::removeFramework`) loses its streams, acknowledged or not: nothing of it is resent after that.
+6. A restarted agent rebuilds each stream from its checkpoint (`recover`): every update recorded, minus the
+   ones acknowledged. What is left goes out when the master is connected, as after any disconnection.
 """
 
 from __future__ import annotations
@@ -77,6 +79,30 @@ class StatusUpdateManager:
         if len(stream.pending) == 1:
             effects += self._forward(stream, now)
         return effects
+
+    def recover(
+        self,
+        *,
+        framework_id: FrameworkId,
+        executor_id: ExecutorId,
+        container_id: ContainerId,
+        updates: tuple[TaskStatus, ...],
+        acknowledged: tuple[bytes, ...],
+    ) -> int:
+        """Rebuild a checkpointed task's stream; returns how many of its updates are unacknowledged."""
+        if not updates:
+            return 0
+        task_id = updates[0].task_id
+        stream = _Stream(framework_id, executor_id, container_id, task_id, checkpoint=True)
+        stream.pending.extend(updates)
+        stream.seen.update(u.uuid for u in updates if u.uuid is not None)
+        stream.terminated = any(u.state.is_terminal for u in updates)
+        for uuid in acknowledged:  # each acknowledged the head of its time, in order
+            if stream.pending and stream.pending[0].uuid == uuid:
+                stream.pending.popleft()
+        if stream.pending or not stream.terminated:
+            self._streams[(framework_id, task_id)] = stream
+        return len(stream.pending)
 
     def acknowledge(
         self, framework_id: FrameworkId, task_id: TaskId, uuid: bytes, now: float

@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from signal import SIGKILL, SIGTERM
 
-from corral.agent.command_tasks import KILLED_BY, kill_grace, outcome, unhealthy_end
+from corral.agent.command_tasks import BEFORE_RUNNING, KILLED_BY, kill_grace, outcome, unhealthy_end
 from corral.agent.effects import (
     Effect,
     Ignored,
@@ -101,9 +101,9 @@ class DefaultExecutors:
                     reason=f"DEFAULT executor, container {executor.container_id}",
                 )
             )
-        effects += ledger.checkpoint_launch(framework, executor, tasks, new_executor=start)
         members = [ledger.adopt(framework, executor, task, queued=False) for task in tasks]
         if unrunnable := [t.id for t in members if t.info.command is None]:
+            effects += ledger.checkpoint_launch(framework, executor, tasks, new_executor=start)
             return effects + self._reject(framework, executor, members, unrunnable[0], now)
         group = tuple(t.id for t in members)
         for task in members:  # every member has its container before any can fail and kill the others
@@ -113,6 +113,8 @@ class DefaultExecutors:
                 group=group,
             )
             ledger.state.task_containers[task.container.container_id] = task
+        nested = tuple(members)
+        effects += ledger.checkpoint_launch(framework, executor, tasks, new_executor=start, nested=nested)
         for task in members:
             effects += self._launch(framework, executor, task, now)
         return effects
@@ -124,25 +126,33 @@ class DefaultExecutors:
         effects = ledger.report(
             framework, executor, task, TaskState.TASK_STARTING, now, source=Source.SOURCE_EXECUTOR
         )
-        environment = task_environment(
-            base=self._base_environment,
-            framework_id=framework.id,
-            task=task.info,
-            endpoint=ledger.endpoint,
-            hostname=ledger.config.advertised_hostname,
-            directory=container.directory,
-            executor_id=executor.id,
-            container_ip=ledger.config.ip,
-        )
+        environment = self.environment(framework, executor, task)
         launch = Launch(
             container_id=container.container_id,
             sandbox=container.directory,
             argv=tuple(command.argv()),
-            environment=tuple(environment.items()),
+            environment=environment,
             uris=command.uris,
         )
-        task.health = HealthChecker.for_task(task.info, framework.id, launch.sandbox, launch.environment)
+        task.health = HealthChecker.for_task(task.info, framework.id, launch.sandbox, environment)
         return [*effects, launch]
+
+    def environment(
+        self, framework: Framework, executor: Executor, task: Task
+    ) -> tuple[tuple[str, str], ...]:
+        """The environment of a task's process (and of its COMMAND health checks)."""
+        assert task.container is not None
+        environment = task_environment(
+            base=self._base_environment,
+            framework_id=framework.id,
+            task=task.info,
+            endpoint=self.ledger.endpoint,
+            hostname=self.ledger.config.advertised_hostname,
+            directory=task.container.directory,
+            executor_id=executor.id,
+            container_ip=self.ledger.config.ip,
+        )
+        return tuple(environment.items())
 
     def _reject(
         self, framework: Framework, executor: Executor, members: list[Task], culprit: TaskId, now: float
@@ -161,7 +171,7 @@ class DefaultExecutors:
                 reason=REASON_CONTAINER_LAUNCH_FAILED,
                 message=f"Task '{culprit}' of the task group has no command to run",
             )
-        return effects + self._maybe_terminated(framework, executor, status=UNKNOWN_EXIT_STATUS)
+        return effects + self._maybe_terminated(framework, executor, now, status=UNKNOWN_EXIT_STATUS)
 
     # ------------------------------------------------------------ the tasks' processes
 
@@ -191,6 +201,24 @@ class DefaultExecutors:
             self.ledger.schedule_task(container.completion_deadline, COMPLETION, task)
         return effects
 
+    def adopt(self, found: Found, pid: int, now: float) -> list[Effect]:
+        """A restarted agent found the task's process running (`recovery.py`): supervise it again, as
+        `CommandTasks.adopt` does."""
+        framework, executor, task, container = found
+        environment = self.environment(framework, executor, task)
+        task.health = HealthChecker.for_task(task.info, framework.id, container.directory, environment)
+        if task.state in BEFORE_RUNNING:
+            return self.started(ProcessStarted(container_id=container.container_id, pid=pid), now)
+        container.pid = pid
+        if task.state is TaskState.TASK_KILLING:
+            container.kill_cause, task.kill_requested = KillCause.FRAMEWORK, True
+            return self._terminate(task, container, kill_grace(None, task.info), now)
+        self.ledger.resume_health_check(task, now)
+        if (limit := task.info.max_completion_time) is not None:
+            container.completion_deadline = self.ledger.running_since(task, now) + limit
+            self.ledger.schedule_task(container.completion_deadline, COMPLETION, task)
+        return []
+
     def exited(self, msg: ProcessExited, now: float) -> list[Effect]:
         found = self.find(msg.container_id)
         if found is None:
@@ -218,9 +246,22 @@ class DefaultExecutors:
         found = self.find(msg.container_id)
         if found is None:
             return [Ignored(text=f"container {msg.container_id} failed to launch but is unknown")]
+        self.ledger.state.count("container_launch_errors")
+        return self.container_gone(
+            found,
+            now,
+            reason=REASON_CONTAINER_LAUNCH_FAILED,
+            message=msg.message,
+            killed_reason=REASON_TASK_KILLED_DURING_LAUNCH,
+        )
+
+    def container_gone(
+        self, found: Found, now: float, *, reason: str, message: str, killed_reason: str | None = None
+    ) -> list[Effect]:
+        """The task's process failed to launch, or vanished with its exit status (`recovery.py`): it ends
+        TASK_FAILED with `reason` (TASK_KILLED if it was being killed)."""
         framework, executor, task, container = found
         self._forget(container)
-        self.ledger.state.count("container_launch_errors")
         killed = container.kill_cause is not None
         effects = self.ledger.report(
             framework,
@@ -229,8 +270,8 @@ class DefaultExecutors:
             TaskState.TASK_KILLED if killed else TaskState.TASK_FAILED,
             now,
             source=Source.SOURCE_AGENT,
-            reason=REASON_TASK_KILLED_DURING_LAUNCH if killed else REASON_CONTAINER_LAUNCH_FAILED,
-            message=msg.message,
+            reason=(killed_reason or reason) if killed else reason,
+            message=message,
         )
         return effects + self._ended(framework, executor, task, container, now)
 
@@ -250,7 +291,7 @@ class DefaultExecutors:
             and container.kill_cause is not KillCause.TASK_GROUP
         ):
             effects += self._kill_group(framework, executor, task, container, now)
-        return effects + self._maybe_terminated(framework, executor)
+        return effects + self._maybe_terminated(framework, executor, now)
 
     def _kill_group(
         self, framework: Framework, executor: Executor, task: Task, container: TaskContainer, now: float
@@ -281,7 +322,7 @@ class DefaultExecutors:
         return effects
 
     def _maybe_terminated(
-        self, framework: Framework, executor: Executor, *, status: int = EXITED_NORMALLY
+        self, framework: Framework, executor: Executor, now: float, *, status: int = EXITED_NORMALLY
     ) -> list[Effect]:
         """Upstream's default executor terminates by itself once none of its tasks is live. It is retired once
         their terminal updates are acknowledged, or at once if its framework is shutting down."""
@@ -298,7 +339,7 @@ class DefaultExecutors:
                 reason="all its tasks are terminal",
             ),
             SendToMaster(message=exited),
-            *self.ledger.retire(framework, executor),
+            *self.ledger.retire(framework, executor, now),
         ]
 
     # ------------------------------------------------------------ killing and shutting down
@@ -331,7 +372,7 @@ class DefaultExecutors:
             if task.container is not None and task.container.kill_cause is None:
                 grace = kill_grace(None, task.info)
                 effects += self._kill(framework, executor, task, now, grace=grace, cause=KillCause.FRAMEWORK)
-        return effects + self._maybe_terminated(framework, executor)
+        return effects + self._maybe_terminated(framework, executor, now)
 
     def timer(
         self, kind: str, framework: Framework, executor: Executor, task_id: TaskId, now: float

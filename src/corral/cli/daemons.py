@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from corral.agent.config import AgentConfig
+from corral.agent.config import AgentConfig, RecoverMode
 from corral.cli.chronos_commands import dev_chronos_service
 from corral.cli.dev_plan import DevOptions, DevPlan, PlanError, plan_dev
 from corral.cli.dns_commands import bind_dns_listener, dev_dns, serve_all_with_dns
@@ -35,6 +35,7 @@ from corral.cli.flags import (
     port_flag,
     setup_logging,
 )
+from corral.cli.isolation_flags import IsolationFlags, isolation_flags
 from corral.cli.lb_commands import DEFAULT_STATS_PORT, dev_lb, with_lb
 from corral.cli.marathon_commands import dev_marathon_service
 from corral.cli.runner import (
@@ -96,7 +97,7 @@ def _allocator_flags(command: Callable[..., Any]) -> Callable[..., Any]:
 # ------------------------------------------------------------------ corral dev
 
 
-def banner(plan: DevPlan, work_dir: Path) -> str:
+def banner(plan: DevPlan, work_dir: Path, isolation: str | None = None) -> str:
     agents = len(plan.agents)
     lines = [
         f"Corral dev cluster: 1 master, {agents} agent{'s' if agents > 1 else ''}; work dir {work_dir}",
@@ -106,6 +107,8 @@ def banner(plan: DevPlan, work_dir: Path) -> str:
     for i, agent in enumerate(plan.agents):
         extra = f"   resources {agent.resources}" if agent.resources else ""
         lines.append(f"  agent-{i:<5} http://{agent.ip}:{agent.port}{extra}")
+    if isolation is not None:
+        lines.append(f"  isolation   {isolation}")
     lines.append(f"  marathon    http://{plan.master.ip}:{plan.marathon_port}")
     lines.append(f"  chronos     http://{plan.master.ip}:{plan.chronos_port}")
     if plan.dns_port is not None:
@@ -149,6 +152,7 @@ def banner(plan: DevPlan, work_dir: Path) -> str:
     "allocation_interval", callback=DURATION, default="1secs", help="Time between allocations (1secs, 500ms)."
 )
 @_allocator_flags
+@isolation_flags
 @log_level_flag()
 def dev(
     *,
@@ -171,6 +175,7 @@ def dev(
     roles: frozenset[str] | None,
     weights: dict[str, float] | None,
     min_allocatable_resources: str,
+    isolation: IsolationFlags,
     log_level: str,
 ) -> int:
     """Run a master and N agents in one process (loopback, no ZooKeeper)."""
@@ -199,7 +204,7 @@ def dev(
         weights=weights or {},
         min_allocatable_resources=min_allocatable_resources,
     )
-    plan = replace(plan, master=master_config)
+    plan = replace(plan, master=master_config, agents=tuple(isolation.apply(a) for a in plan.agents))
     from corral.agent.runtime import AgentRuntime
     from corral.master.runtime import MasterRuntime
     from corral.net.agent_link import LocalMasterLink
@@ -226,7 +231,7 @@ def dev(
     plan = replace(plan, dns_port=dns_sockets.port if dns_sockets is not None else None)
     lb = dev_lb(plan, options.work_dir.absolute()) if plan.lb_stats_port is not None else None
     plan = replace(plan, lb_stats_port=lb.config.options.stats_port if lb is not None else None)
-    click.echo(banner(plan, options.work_dir.absolute()))
+    click.echo(banner(plan, options.work_dir.absolute(), isolation.description))
 
     async def main() -> None:
         master = MasterRuntime(plan.master)
@@ -356,6 +361,34 @@ def master(
     "the rest is detected.",
 )
 @flag("attributes", callback=ATTRIBUTES, help="e.g. 'rack:r1;zone:west'.")
+@isolation_flags
+@flag(
+    "recover",
+    type=click.Choice([m.value for m in RecoverMode]),
+    default=RecoverMode.RECONNECT.value,
+    help="On start: reconnect to the tasks a previous run left running, or kill them all (cleanup).",
+)
+@flag(
+    "executor_reregistration_timeout",
+    callback=DURATION,
+    default="15secs",
+    help="How long executors found running on start have to subscribe again (upstream: 2secs).",
+)
+@flag(
+    "executor_shutdown_grace_period",
+    callback=DURATION,
+    default="5secs",
+    help="How long an executor asked to shut down has before it is killed.",
+)
+@flag(
+    "gc_delay", callback=DURATION, default="1weeks", help="Delete ended executors' sandboxes this long after."
+)
+@flag(
+    "gc_disk_headroom",
+    type=click.FloatRange(0.0, 1.0),
+    default=0.1,
+    help="Delete sooner as the disk fills: max age = gc_delay * max(0, 1 - headroom - disk usage).",
+)
 @log_level_flag()
 def agent(
     *,
@@ -367,6 +400,12 @@ def agent(
     resources: ReservedResources | None,
     attributes: tuple[Attribute, ...] | None,
     zk_session_timeout: float,
+    isolation: IsolationFlags,
+    recover: str,
+    executor_reregistration_timeout: float,
+    executor_shutdown_grace_period: float,
+    gc_delay: float,
+    gc_disk_headroom: float,
     log_level: str,
 ) -> int:
     """Run an agent that registers with the leading master and runs its tasks."""
@@ -385,10 +424,17 @@ def agent(
         resources=resources.total() if resources is not None else None,
         reservations=resources.reserved if resources is not None else {},
         attributes=attributes or (),
+        recover=RecoverMode(recover),
+        executor_reregistration_timeout=executor_reregistration_timeout,
+        executor_shutdown_grace_period=executor_shutdown_grace_period,
+        gc_delay=gc_delay,
+        gc_disk_headroom=gc_disk_headroom,
     )
+    config = isolation.apply(config)
     click.echo(
         f"Corral agent on http://{ip}:{config.port}, master {str_masked(master)} (work dir {config.work_dir})"
     )
+    click.echo(f"Isolation: {isolation.description}")
 
     async def main() -> None:
         async with open_tracker(master, session_timeout=zk_session_timeout) as leader:

@@ -396,6 +396,8 @@ class SimCluster:
                     self._note(agent.name, f"ignored: {effect.text}")
                 case ae.HealthProbe() | ae.CancelProbe():
                     pass  # health checks are not simulated: a probe never answers
+                case ae.CollectGarbage():
+                    pass  # simulated agents have no sandboxes on disk
                 case _:
                     assert_never(effect)
 

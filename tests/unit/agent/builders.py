@@ -24,16 +24,21 @@ MASTER = MasterInfo(id="M", ip="127.0.0.1", port=5050, hostname="master")
 CONFIG = AgentConfig(ip="10.0.0.7", port=5051, hostname="agent7", work_dir=WORK_DIR)
 
 
-def make_core(config: AgentConfig = CONFIG) -> AgentCore:
-    """An agent whose container ids are c0, c1, ... and whose uuids are 16-byte counters 1, 2, ..."""
-    containers = (ContainerId(f"c{i}") for i in itertools.count())
-    uuids = (i.to_bytes(16, "big") for i in itertools.count(1))
+def make_core(
+    config: AgentConfig = CONFIG, *, agent_id: AgentId | None = None, restarted: bool = False
+) -> AgentCore:
+    """An agent whose container ids are c0, c1, ... and whose uuids are 16-byte counters 1, 2, ... A
+    `restarted` one awaits `Recover`, and numbers its containers r0, r1, ... and its uuids from 1001."""
+    containers = (ContainerId(f"{'r' if restarted else 'c'}{i}") for i in itertools.count())
+    uuids = (i.to_bytes(16, "big") for i in itertools.count(1001 if restarted else 1))
     return AgentCore(
         config,
         resources=Resources.of(cpus=4, mem=4096, ranges={"ports": [(31000, 32000)]}),
         new_container_id=lambda: next(containers),
         new_uuid=lambda: next(uuids),
         base_environment={"HOME": "/root", "LANG": "C.UTF-8"},
+        agent_id=agent_id,
+        awaiting_recovery=restarted,
     )
 
 

@@ -89,6 +89,7 @@ def test_an_executor_finds_its_agent_ids_and_grace_period() -> None:
         endpoint="10.0.0.7:5051",
         directory=SANDBOX,
         shutdown_grace=5.0,
+        reregistration_timeout=2.0,
     )
     assert env == {
         "HOME": "/root",

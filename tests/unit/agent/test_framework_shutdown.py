@@ -131,9 +131,11 @@ def test_a_removed_framework_is_forgotten_once_its_task_is_killed_and_nothing_is
     assert core.state.containers == {}
     assert core.state.counters["tasks_killed"] == 1
 
+    retired_at = clock.now()
     assert updates_over(core, clock, 24 * 3600.0) == []  # the unacknowledged streams are closed
     assert next_wake(core) is None
-    assert not any(isinstance(e, WakeAt) for e in core.handle(Tick(), clock.now()))
+    wakes = [e.deadline for e in core.handle(Tick(), clock.now()) if isinstance(e, WakeAt)]
+    assert wakes == [retired_at + core.config.gc_delay]  # only to delete the sandbox, a week on
 
 
 def test_the_master_repeating_itself_about_a_removed_framework_gets_no_answer() -> None:

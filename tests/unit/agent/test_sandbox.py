@@ -5,7 +5,16 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from corral.agent.sandbox import mark_latest_agent, prepare, run_directory, virtual_latest
+from corral.agent.sandbox import (
+    delete,
+    disk_usage,
+    find_runs,
+    mark_latest_agent,
+    meta_run_directory,
+    prepare,
+    run_directory,
+    virtual_latest,
+)
 from corral.core.ids import AgentId, ContainerId, ExecutorId, FrameworkId
 
 
@@ -30,3 +39,30 @@ def test_slaves_latest_names_the_agent(tmp_path: Path) -> None:
     mark_latest_agent(tmp_path, AgentId("S0"))
     mark_latest_agent(tmp_path, AgentId("S1"))
     assert os.readlink(tmp_path / "slaves" / "latest") == "S1"
+
+
+def test_every_run_of_every_agent_is_found_with_its_mtime_once(tmp_path: Path) -> None:
+    ids = (FrameworkId("F"), ExecutorId("e"), ContainerId("c1"))
+    old = run_directory(tmp_path, AgentId("S0"), *ids)
+    new = run_directory(tmp_path, AgentId("S1"), *ids)
+    meta = meta_run_directory(tmp_path, AgentId("S1"), *ids)
+    assert meta == tmp_path / "meta/slaves/S1/frameworks/F/executors/e/runs/c1"
+    for run in (old, new):
+        prepare(run)  # and runs/latest
+    meta.mkdir(parents=True)
+    mark_latest_agent(tmp_path, AgentId("S1"))  # slaves/latest -> S1: not a second copy of S1's runs
+    os.utime(old, (1000.0, 1000.0))
+
+    found = dict(find_runs(tmp_path))
+    assert sorted(found) == sorted([old, new, meta])
+    assert found[old] == 1000.0
+
+
+def test_collected_directories_are_deleted_with_their_contents(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    (run / "tasks" / "t").mkdir(parents=True)
+    (run / "stdout").write_text("x")
+    delete([run, tmp_path / "gone already"])
+    assert not run.exists()
+    usage = disk_usage(tmp_path)
+    assert usage is not None and 0.0 <= usage <= 1.0

@@ -152,3 +152,40 @@ def test_cleanup_closes_one_frameworks_streams_and_nothing_of_it_is_resent() -> 
     clock.advance(3600.0)
     assert sent(manager.retry(clock.now())) == [other]  # the other framework's head only
     assert sent(manager.resume(clock.now())) == [other]
+
+
+def test_a_recovered_stream_resends_what_was_not_acknowledged_once_the_master_is_back() -> None:
+    clock = FakeClock()
+    manager = StatusUpdateManager(retry_min=10.0, retry_max=600.0)
+    starting, running, finished = (
+        status(TaskState.TASK_STARTING, 1),
+        status(TaskState.TASK_RUNNING, 2),
+        status(TaskState.TASK_FINISHED, 3),
+    )
+    pending = manager.recover(
+        framework_id=FID,
+        executor_id=EID,
+        container_id=CID,
+        updates=(starting, running, finished),
+        acknowledged=(starting.uuid or b"",),
+    )
+    assert pending == 2
+    assert sent(manager.resume(clock.now())) == [running]  # the head only, as ever
+    assert enqueue(manager, running, clock.now()) is None  # a duplicate: its uuid was recorded before
+    acked = manager.acknowledge(FID, TID, running.uuid or b"", clock.now())
+    assert acked is not None and sent(acked[1]) == [finished]
+    assert enqueue(manager, status(TaskState.TASK_RUNNING, 4), clock.now()) is None  # after a terminal one
+
+
+def test_a_fully_acknowledged_terminal_stream_is_not_recovered() -> None:
+    manager = StatusUpdateManager(retry_min=10.0, retry_max=600.0)
+    finished = status(TaskState.TASK_FINISHED, 1)
+    updates, acks = (finished,), (finished.uuid or b"",)
+    assert (
+        manager.recover(
+            framework_id=FID, executor_id=EID, container_id=CID, updates=updates, acknowledged=acks
+        )
+        == 0
+    )
+    assert not manager.has_pending(FID, TID)
+    assert sent(manager.resume(FakeClock().now())) == []

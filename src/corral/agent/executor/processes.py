@@ -13,6 +13,12 @@ pool is slower, since each hand-off of the GIL between it and a busy loop waits 
 posix_spawn cannot set a working directory, so the child starts as `sh -c 'cd -- "$0" && exec "$@"'`,
 which changes into the sandbox and replaces itself with the task: same pid, and the cost lands in the
 child, not in the agent. stdin, stdout and stderr are opened by the child too.
+
+A task with cgroups joins them in the same trampoline: before it execs the task, the shell writes its own
+pid (`echo $$`, a builtin: no fork) into each `cgroup.procs`. The task therefore starts, and forks, inside
+its cgroups: no window in which it runs outside, as there would be if the spawner moved it in after
+posix_spawn returned (vfork resumes the parent only once the child has exec'd the shell, which may already
+be exec'ing the task). A write that fails ends the shell with status 125 before the task runs.
 """
 
 from __future__ import annotations
@@ -28,20 +34,32 @@ ExitCallback = Callable[[int, int], None]  # (pid, raw wait status)
 Child = tuple[int, int]  # the process id and its pidfd
 
 _TRAMPOLINE = 'cd -- "$0" && exec "$@"'
+# $0 is the sandbox; the arguments up to "--" are cgroup.procs files; the rest is the command.
+_JOINING_TRAMPOLINE = (
+    'd=$0; while [ "$1" != -- ]; do echo $$ >"$1" || exit 125; shift; done; shift; cd -- "$d" && exec "$@"'
+)
 _APPEND = os.O_WRONLY | os.O_CREAT | os.O_APPEND
 # Python ignores SIGPIPE and SIGXFSZ, and exec keeps ignored signals ignored: tasks get every default back.
 _DEFAULT_SIGNALS = tuple(s for s in signal.valid_signals() if s not in (signal.SIGKILL, signal.SIGSTOP))
 
 
 def spawn(
-    argv: Sequence[str], environment: Mapping[str, str], cwd: Path, stdout: Path, stderr: Path
+    argv: Sequence[str],
+    environment: Mapping[str, str],
+    cwd: Path,
+    stdout: Path,
+    stderr: Path,
+    *,
+    join: Sequence[str] = (),
 ) -> Child:
-    """Start `argv` in `cwd`, in a new session, stdout and stderr appended to files. Raises OSError."""
+    """Start `argv` in `cwd`, in a new session, stdout and stderr appended to files, in the cgroups whose
+    `cgroup.procs` files `join` lists. Raises OSError."""
     if not argv:
         raise ValueError("nothing to run: the command is empty")
+    trampoline = ["-c", _JOINING_TRAMPOLINE, str(cwd), *join, "--"] if join else ["-c", _TRAMPOLINE, str(cwd)]
     pid = os.posix_spawn(
         "/bin/sh",
-        ["/bin/sh", "-c", _TRAMPOLINE, str(cwd), *argv],
+        ["/bin/sh", *trampoline, *argv],
         dict(environment),
         file_actions=[
             (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),

@@ -9,12 +9,16 @@ Why a process of its own:
 Protocol: newline-delimited JSON over a Unix stream socket in the abstract namespace (no path-length
 limit, no stale file to clean up). One agent is connected at a time; a newer connection replaces the older.
 
-    agent -> supervisor   {"op":"spawn","id":ID,"argv":[...],"env":{...},"sandbox":DIR}
+    agent -> supervisor   {"op":"spawn","id":ID,"argv":[...],"env":{...},"sandbox":DIR,"isolation":{...}}
                           {"op":"collected","pid":PID}    the agent has handled that exit: forget it
     supervisor -> agent   {"op":"hello","running":[{"id","pid"}],"exited":[{"id","pid","status"}]}
                           {"op":"started","id":ID,"pid":PID}
                           {"op":"failed","id":ID,"error":TEXT}
-                          {"op":"exited","id":ID,"pid":PID,"status":RAW_WAIT_STATUS}
+                          {"op":"exited","id":ID,"pid":PID,"status":RAW_WAIT_STATUS,"oom":{...}?}
+
+`isolation` is a `ContainerSpec` (`isolation/layout.py`): the cgroups the task is started in and destroyed
+with once it exits, and the PID namespace it runs in. `oom` (the limit and the peak usage) says the kernel's
+OOM killer struck in the container's memory cgroup.
 
 It exits when no agent is connected and it has neither a running task nor an uncollected exit, or when no
 task runs and no agent has come for `RECOVERY_TIMEOUT` (upstream's `--recovery_timeout`, after which its
@@ -40,10 +44,14 @@ from pathlib import Path
 import orjson
 
 from corral.agent.executor.processes import signal_group, spawn
+from corral.agent.isolation.cgroups import CgroupContainer, remove_parents, remove_stale
+from corral.agent.isolation.layout import ContainerSpec
 from corral.agent.sandbox import STDERR, STDOUT, prepare
+from corral.core.errors import CorralError
 
 log = logging.getLogger("corral.supervisor")
 
+OomReport = dict[str, int | None] | None  # the limit and the peak usage, when the OOM killer struck
 LOST_STATUS = 0xFF << 8  # exit code 255: the status could not be collected
 # Requests handled between two looks at the selector: replies go out and exits are reaped in between, so a
 # burst of launches streams TASK_RUNNING back instead of answering the whole burst at once.
@@ -72,7 +80,10 @@ class Supervisor:
         self._selector.register(listener, selectors.EVENT_READ, self._accept)
         self._agent: _Connection | None = None
         self._running: dict[int, tuple[str, int]] = {}  # pidfd -> (id, pid)
-        self._exited: dict[int, tuple[str, int]] = {}  # pid -> (id, wait status), until collected
+        self._exited: dict[int, tuple[str, int, OomReport]] = {}  # pid -> (id, status, oom), until collected
+        self._cgroups: dict[int, CgroupContainer] = {}  # pid -> its container's cgroups
+        self._oom_watches: dict[int, CgroupContainer] = {}  # eventfd -> the container it watches
+        self.cgroup_parents: set[str] = set()  # the --cgroups_root cgroups used, removed at exit
         self._backlog: deque[bytes] = deque()  # request lines read but not handled yet
         self._alone_since = time.monotonic()  # when the last agent left
 
@@ -117,7 +128,7 @@ class Supervisor:
         self._backlog.clear()  # requests of a connection that is gone are not answered to the new one
         self._selector.register(sock, selectors.EVENT_READ, self._on_agent)
         running = [{"id": i, "pid": pid} for i, pid in self._running.values()]
-        exited = [{"id": i, "pid": pid, "status": s} for pid, (i, s) in self._exited.items()]
+        exited = [_exit_report(i, pid, s, oom) for pid, (i, s, oom) in self._exited.items()]
         self._send({"op": "hello", "running": running, "exited": exited})
         self._flush()
 
@@ -160,12 +171,14 @@ class Supervisor:
             request = orjson.loads(line)
             op = request["op"]
             if op == "spawn":
-                self._spawn(request["id"], request["argv"], request["env"], Path(request["sandbox"]))
+                isolation = ContainerSpec.from_json(request.get("isolation"))
+                sandbox = Path(request["sandbox"])
+                self._spawn(request["id"], request["argv"], request["env"], sandbox, isolation)
             elif op == "collected":
                 self._exited.pop(int(request["pid"]), None)
             else:
                 log.warning("unknown request %r", op)
-        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as e:
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, CorralError) as e:
             log.warning("bad request %r: %s", line[:200], e)
 
     def _send(self, message: dict[str, object]) -> None:
@@ -189,18 +202,57 @@ class Supervisor:
 
     # ------------------------------------------------------------ tasks
 
-    def _spawn(self, ident: str, argv: list[str], env: dict[str, str], sandbox: Path) -> None:
+    def _spawn(
+        self, ident: str, argv: list[str], env: dict[str, str], sandbox: Path, isolation: ContainerSpec
+    ) -> None:
+        cgroups = CgroupContainer(isolation.cgroups) if isolation.cgroups is not None else None
         try:
             prepare(sandbox)
-            pid, pidfd = spawn(argv, env, sandbox, sandbox / STDOUT, sandbox / STDERR)
+            if cgroups is not None:
+                self._use_parents({os.path.dirname(d) for d in cgroups.spec.directories})
+                cgroups.create()
+            join = cgroups.procs_files if cgroups is not None else ()
+            command = [*isolation.wrapper, *argv] if argv else []
+            pid, pidfd = spawn(command, env, sandbox, sandbox / STDOUT, sandbox / STDERR, join=join)
         except (OSError, ValueError) as e:
+            if cgroups is not None:
+                cgroups.remove()
             self._send(
                 {"op": "failed", "id": ident, "error": f"Failed to launch {argv[:1]} in {sandbox}: {e}"}
             )
             return
         self._running[pidfd] = (ident, pid)
         self._selector.register(pidfd, selectors.EVENT_READ, self._reap)
+        if cgroups is not None:
+            self._cgroups[pid] = cgroups
+            if (watch := cgroups.watch_oom()) is not None:
+                self._oom_watches[watch] = cgroups
+                self._selector.register(watch, selectors.EVENT_READ, self._on_oom)
         self._send({"op": "started", "id": ident, "pid": pid})
+
+    def _use_parents(self, parents: set[str]) -> None:
+        """The first time a --cgroups_root cgroup is used, sweep it of what a killed supervisor left."""
+        for parent in parents - self.cgroup_parents:
+            if removed := remove_stale(parent, time.time()):
+                log.info("removed %d stale cgroups under %s", removed, parent)
+        self.cgroup_parents |= parents
+
+    def _on_oom(self, watch: object, events: int) -> None:
+        """The OOM killer struck in a container: whatever it left of the task goes too."""
+        assert isinstance(watch, int)
+        cgroups = self._oom_watches[watch]
+        if cgroups.has_oom_struck():
+            cgroups.kill()
+
+    def _finish(self, pid: int) -> OomReport:
+        """The container of a task that has exited: whether the OOM killer struck; then its cgroups go."""
+        cgroups = self._cgroups.pop(pid, None)
+        if cgroups is None:
+            return None
+        for watch in [w for w, c in self._oom_watches.items() if c is cgroups]:
+            self._selector.unregister(watch)
+            del self._oom_watches[watch]
+        return cgroups.finish()
 
     def _reap(self, pidfd: object, events: int) -> None:
         assert isinstance(pidfd, int)
@@ -210,13 +262,21 @@ class Supervisor:
         # Whatever the leader left behind in its group goes now, while the leader is an unreaped zombie:
         # its pid, hence the group id, cannot belong to anyone else yet.
         signal_group(pid, signal.SIGKILL)
+        oom = self._finish(pid)
         try:
             _, status = os.waitpid(pid, 0)  # the pidfd is readable: the child has exited
         except ChildProcessError:
             status = LOST_STATUS
-        self._exited[pid] = (ident, status)
-        self._send({"op": "exited", "id": ident, "pid": pid, "status": status})
+        self._exited[pid] = (ident, status, oom)
+        self._send({"op": "exited", **_exit_report(ident, pid, status, oom)})
         self._flush()
+
+
+def _exit_report(ident: str, pid: int, status: int, oom: OomReport) -> dict[str, object]:
+    report: dict[str, object] = {"id": ident, "pid": pid, "status": status}
+    if oom is not None:
+        report["oom"] = oom
+    return report
 
 
 def main(argv: list[str]) -> int:
@@ -237,6 +297,7 @@ def main(argv: list[str]) -> int:
             supervisor.run()
         else:
             log.info("no agent connected within %g s: exiting", FIRST_AGENT_TIMEOUT)
+    remove_parents(supervisor.cgroup_parents)
     return 0
 
 

@@ -22,6 +22,7 @@ import orjson
 
 from corral.agent.executor.supervisor import socket_name
 from corral.core.errors import CorralError
+from corral.protocol.json import JsonObject
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,8 @@ class Callbacks:
     started: Callable[[str, int], None]  # container id, pid
     failed: Callable[[str, str], None]  # container id, message
     exited: Callable[[str, int, int], None]  # container id, pid, raw wait status
+    # container id, the limit and the peak usage: the OOM killer struck in it (just before its `exited`)
+    oom: Callable[[str, dict[str, int | None]], None] | None = None
 
 
 class SupervisorLink:
@@ -91,10 +94,15 @@ class SupervisorLink:
                 await asyncio.sleep(0.02)
 
     def spawn(
-        self, container_id: str, argv: Sequence[str], environment: Mapping[str, str], sandbox: Path
+        self,
+        container_id: str,
+        argv: Sequence[str],
+        environment: Mapping[str, str],
+        sandbox: Path,
+        isolation: JsonObject | None = None,
     ) -> None:
         self._write({"op": "spawn", "id": container_id, "argv": list(argv), "env": dict(environment),
-                     "sandbox": str(sandbox)})  # fmt: skip
+                     "sandbox": str(sandbox), "isolation": isolation or {}})  # fmt: skip
 
     def collected(self, pid: int) -> None:
         self._write({"op": "collected", "pid": pid})
@@ -122,6 +130,9 @@ class SupervisorLink:
             case "failed":
                 self._callbacks.failed(str(reply["id"]), str(reply["error"]))
             case "exited":
+                if isinstance(oom := reply.get("oom"), dict) and self._callbacks.oom is not None:
+                    report = {str(k): v if isinstance(v, int) else None for k, v in oom.items()}
+                    self._callbacks.oom(str(reply["id"]), report)
                 self._callbacks.exited(str(reply["id"]), int(str(reply["pid"])), int(str(reply["status"])))
             case other:
                 log.warning("unexpected reply from the task supervisor: %r", other)

@@ -1,0 +1,305 @@
+"""cgroups, written directly under /sys/fs/cgroup: discovery (agent), a container's lifecycle (supervisor),
+and usage (agent).
+
+Lifecycle, run by the task supervisor around each spawn:
+  create    make the container's cgroups (and, for v2, enable the controllers on the way down), write limits
+  join      the task's trampoline writes its own pid into each `cgroup.procs` before it execs the task, so
+            the task and everything it forks start inside (see `processes.py`)
+  watch     cgroup v1: an eventfd on `memory.oom_control` fires when the OOM killer strikes; the supervisor
+            then kills the container, since a task that lost a process to it is no longer whole (v2 asks
+            the kernel for the same with `memory.oom.group`)
+  finish    once the task's process has exited: read whether the OOM killer struck (v1 `oom_kill` in
+            `memory.oom_control`, v2 `oom_kill` in `memory.events`), the limit and the peak usage; SIGKILL
+            whatever is left (v2: `cgroup.kill`), then rmdir
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import logging
+import os
+import signal
+import time
+from pathlib import Path
+
+from corral.agent.isolation.layout import CgroupChoice, CgroupLayout, CgroupSpec, parse_layout
+from corral.agent.isolation.statistics import Usage
+
+log = logging.getLogger(__name__)
+
+KILL_ROUNDS = 100  # SIGKILL everything listed, look again; forks racing the kill are caught next round
+REMOVE_ATTEMPTS = 50
+REMOVE_PAUSE = 0.002  # a SIGKILLed process leaves its cgroup within microseconds, unless in disk sleep
+STALE_AFTER = 60.0  # an empty container cgroup this old is garbage: a task joins its cgroups within ms
+
+
+# ---------------------------------------------------------------- discovery (the agent, at start)
+
+
+def discover(
+    mountinfo: Path = Path("/proc/self/mountinfo"), proc_cgroup: Path = Path("/proc/self/cgroup")
+) -> CgroupLayout:
+    """The machine's cgroup hierarchies and this process's place in them (none if /proc says nothing)."""
+    try:
+        layout = parse_layout(mountinfo.read_text(), proc_cgroup.read_text())
+    except OSError:
+        return CgroupLayout(())
+    v2 = layout.v2()
+    if v2 is None:
+        return layout
+    try:
+        controllers = frozenset(Path(v2.base, "cgroup.controllers").read_text().split())
+    except OSError:
+        controllers = frozenset()
+    return layout.with_v2_controllers(controllers)
+
+
+def writable_choice(layout: CgroupLayout, isolation: tuple[str, ...]) -> CgroupChoice | None:
+    """The cgroups `isolation` would use, if this process may create cgroups in every one of them."""
+    choice = layout.choose(isolation)
+    if choice is None or not all(os.access(base, os.W_OK) for base in choice.bases.values()):
+        return None
+    return choice
+
+
+# ---------------------------------------------------------------- a container (the supervisor)
+
+
+def _write(path: str, value: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+    try:
+        os.write(fd, value.encode())
+    finally:
+        os.close(fd)
+
+
+def _read(path: str) -> str | None:
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def _keyed(text: str | None) -> dict[str, int]:
+    """`memory.stat`-style "key value" lines."""
+    out: dict[str, int] = {}
+    for line in (text or "").splitlines():
+        key, _, value = line.partition(" ")
+        with contextlib.suppress(ValueError):
+            out[key] = int(value)
+    return out
+
+
+def _number(path: str) -> int | None:
+    text = _read(path)
+    try:
+        return int(text) if text is not None else None
+    except ValueError:
+        return None  # "max"
+
+
+class CgroupContainer:
+    """One container's cgroups, as the supervisor creates, watches and destroys them."""
+
+    def __init__(self, spec: CgroupSpec) -> None:
+        self.spec = spec
+        self._oom_fds: tuple[int, int] | None = None  # (eventfd, memory.oom_control)
+
+    @property
+    def procs_files(self) -> list[str]:
+        return [f"{d}/cgroup.procs" for d in self.spec.directories]
+
+    def create(self) -> None:
+        """Raises OSError naming the file; nothing is left behind then."""
+        try:
+            for path, value in self.spec.delegate:
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                _write(path, value)
+            for directory in self.spec.directories:
+                self._make(directory)
+            for path, value in self.spec.writes:
+                _write(path, value)
+        except OSError as e:
+            self.remove()
+            raise OSError(e.errno, f"cannot set up cgroup {e.filename or ''}: {e.strerror}") from e
+
+    @staticmethod
+    def _make(directory: str) -> None:
+        try:
+            os.makedirs(directory, exist_ok=True)
+        except FileNotFoundError:  # another supervisor removed the shared parent as we made it
+            os.makedirs(directory, exist_ok=True)
+
+    def watch_oom(self) -> int | None:
+        """cgroup v1: an eventfd that becomes readable when the OOM killer acts in the container (and when
+        the cgroup goes away). None for v2 or without the memory controller."""
+        memory = self.spec.directory("memory")
+        if self.spec.version != 1 or memory is None:
+            return None
+        efd = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
+        try:
+            control = os.open(f"{memory}/memory.oom_control", os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            os.close(efd)
+            return None
+        try:
+            _write(f"{memory}/cgroup.event_control", f"{efd} {control}")
+        except OSError:
+            os.close(efd)
+            os.close(control)
+            return None
+        self._oom_fds = (efd, control)
+        return efd
+
+    def has_oom_struck(self) -> bool:
+        """Drain the eventfd; whether the OOM killer has killed anything in the container."""
+        if self._oom_fds is not None:
+            with contextlib.suppress(BlockingIOError):
+                os.eventfd_read(self._oom_fds[0])
+        return self._oom_kills() > 0
+
+    def _oom_kills(self) -> int:
+        memory = self.spec.directory("memory")
+        if memory is None:
+            return 0
+        name = "memory.oom_control" if self.spec.version == 1 else "memory.events"
+        return _keyed(_read(f"{memory}/{name}")).get("oom_kill", 0)
+
+    def oom_report(self) -> dict[str, int | None] | None:
+        """The limit and the peak usage, if the OOM killer struck."""
+        memory = self.spec.directory("memory")
+        if memory is None or self._oom_kills() == 0:
+            return None
+        if self.spec.version == 1:
+            limit = _number(f"{memory}/memory.limit_in_bytes")
+            peak = _number(f"{memory}/memory.max_usage_in_bytes")
+        else:
+            limit = _number(f"{memory}/memory.max")
+            peak = _number(f"{memory}/memory.peak")  # Linux 5.19+
+        return {"limit": limit, "max_usage": peak}
+
+    def kill(self) -> None:
+        """SIGKILL every process in the container."""
+        for directory in self.spec.directories:
+            if self.spec.version == 2 and os.path.exists(f"{directory}/cgroup.kill"):  # Linux 5.14+
+                with contextlib.suppress(OSError):
+                    _write(f"{directory}/cgroup.kill", "1")
+                    continue
+            for _ in range(KILL_ROUNDS):
+                pids = [int(p) for p in (_read(f"{directory}/cgroup.procs") or "").split()]
+                if not pids:
+                    break
+                for pid in pids:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
+                os.sched_yield()
+
+    def finish(self) -> dict[str, int | None] | None:
+        """The task's process has exited: the OOM report (or None), then nothing of the container is left."""
+        report = self.oom_report()
+        self.kill()
+        self.remove()
+        return report
+
+    def remove(self) -> None:
+        if self._oom_fds is not None:
+            for fd in self._oom_fds:
+                os.close(fd)
+            self._oom_fds = None
+        for directory in self.spec.directories:
+            for _ in range(REMOVE_ATTEMPTS):
+                try:
+                    os.rmdir(directory)
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError as e:
+                    if e.errno != errno.EBUSY:
+                        log.warning("cannot remove cgroup %s: %s", directory, e)
+                        break
+                    time.sleep(REMOVE_PAUSE)  # its last processes are still exiting
+            else:
+                log.warning("cgroup %s still has processes; left in place", directory)
+
+
+def remove_stale(parent: str, now: float) -> int:
+    """Remove the container cgroups under `parent` that hold no process and were made over a minute ago:
+    what a supervisor killed before it could clean up left behind. Returns how many went."""
+    removed = 0
+    try:
+        entries = list(os.scandir(parent))
+    except OSError:
+        return 0
+    for entry in entries:
+        try:
+            if not entry.is_dir(follow_symlinks=False) or now - entry.stat().st_mtime < STALE_AFTER:
+                continue
+            if not _read(f"{entry.path}/cgroup.procs"):
+                os.rmdir(entry.path)
+                removed += 1
+        except OSError:
+            continue  # in use again, or gone meanwhile
+    return removed
+
+
+def remove_parents(directories: set[str]) -> None:
+    """Remove the `--cgroups_root` cgroups a supervisor used, if no other agent's containers are in them."""
+    for directory in directories:
+        with contextlib.suppress(OSError):
+            os.rmdir(directory)
+
+
+# ---------------------------------------------------------------- usage (the agent)
+
+
+def _ticks() -> int:
+    return os.sysconf("SC_CLK_TCK")
+
+
+def read_usage(spec: CgroupSpec) -> Usage:
+    """What the container has used so far, from its cgroup files (absent files leave fields out)."""
+    cpu, memory = spec.directory("cpu"), spec.directory("memory")
+    tasks = spec.directory("pids") or spec.directories[0]
+    processes = len((_read(f"{tasks}/cgroup.procs") or "").split())
+    if spec.version == 1:
+        cpuacct = (
+            _keyed(_read(f"{spec.directory('cpuacct')}/cpuacct.stat")) if spec.directory("cpuacct") else {}
+        )
+        cpu_stat = _keyed(_read(f"{cpu}/cpu.stat")) if cpu else {}
+        stat = _keyed(_read(f"{memory}/memory.stat")) if memory else {}
+        throttled = cpu_stat.get("throttled_time")
+        return Usage(
+            cpus_user_time_secs=cpuacct["user"] / _ticks() if "user" in cpuacct else None,
+            cpus_system_time_secs=cpuacct["system"] / _ticks() if "system" in cpuacct else None,
+            cpus_nr_periods=cpu_stat.get("nr_periods"),
+            cpus_nr_throttled=cpu_stat.get("nr_throttled"),
+            cpus_throttled_time_secs=throttled / 1e9 if throttled is not None else None,
+            mem_total_bytes=_number(f"{memory}/memory.usage_in_bytes") if memory else None,
+            mem_rss_bytes=stat.get("total_rss"),
+            mem_anon_bytes=stat.get("total_rss"),
+            mem_file_bytes=stat.get("total_cache"),
+            mem_cache_bytes=stat.get("total_cache"),
+            mem_mapped_file_bytes=stat.get("total_mapped_file"),
+            mem_swap_bytes=stat.get("total_swap"),
+            processes=processes,
+        )
+    cpu_stat = _keyed(_read(f"{cpu}/cpu.stat")) if cpu else {}
+    stat = _keyed(_read(f"{memory}/memory.stat")) if memory else {}
+    user, system, throttled = (cpu_stat.get(k) for k in ("user_usec", "system_usec", "throttled_usec"))
+    return Usage(
+        cpus_user_time_secs=user / 1e6 if user is not None else None,
+        cpus_system_time_secs=system / 1e6 if system is not None else None,
+        cpus_nr_periods=cpu_stat.get("nr_periods"),
+        cpus_nr_throttled=cpu_stat.get("nr_throttled"),
+        cpus_throttled_time_secs=throttled / 1e6 if throttled is not None else None,
+        mem_total_bytes=_number(f"{memory}/memory.current") if memory else None,
+        mem_rss_bytes=stat.get("anon"),
+        mem_anon_bytes=stat.get("anon"),
+        mem_file_bytes=stat.get("file"),
+        mem_cache_bytes=stat.get("file"),
+        mem_mapped_file_bytes=stat.get("file_mapped"),
+        mem_swap_bytes=_number(f"{memory}/memory.swap.current") if memory else None,
+        processes=processes,
+    )
