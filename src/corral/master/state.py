@@ -147,6 +147,9 @@ class TaskRecord:
     status_update_state: TaskState | None = None
     status_update_uuid: bytes | None = None
     unreachable_time: float | None = None
+    # Its JSON in `/master/state`, kept once the task is completed (it no longer changes): a cluster's
+    # thousands of completed tasks would otherwise be rebuilt on every state version.
+    completed_json: bytes | None = None
 
     @property
     def id(self) -> TaskId:

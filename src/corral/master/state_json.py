@@ -8,6 +8,9 @@ labels are arrays of `{key, value}`, and command tasks have `"executor_id": ""`.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import cast
+
+import orjson
 
 from corral.core.ids import AgentId
 from corral.core.reservations import reserved_by_role
@@ -16,7 +19,7 @@ from corral.core.task_state import TaskState
 from corral.master.config import MasterConfig
 from corral.master.roles import roles_json
 from corral.master.state import AgentRecord, FrameworkRecord, MasterState, TaskRecord
-from corral.protocol.json import JsonObject, JsonValue
+from corral.protocol.json import JsonObject, JsonValue, dumps
 from corral.protocol.mesos import MESOS_VERSION, ExecutorInfo, Offer, TaskStatus
 
 BUILD_TIME = 1_605_800_000.0  # upstream 1.11.0's build, so tools comparing versions see a plausible one
@@ -103,6 +106,12 @@ def task_json(task: TaskRecord) -> JsonObject:
     return out
 
 
+def _completed_task_json(task: TaskRecord) -> JsonValue:
+    if task.completed_json is None:
+        task.completed_json = dumps(task_json(task))
+    return cast(JsonValue, orjson.Fragment(task.completed_json))
+
+
 def _offer_json(offer: Offer) -> JsonObject:
     return {
         "id": offer.id,
@@ -134,7 +143,7 @@ def framework_json(state: MasterState, framework: FrameworkRecord) -> JsonObject
         "resources": _model(framework.used + framework.offered),
         "tasks": [task_json(t) for t in framework.tasks.values()],
         "unreachable_tasks": [task_json(t) for t in framework.unreachable_tasks.values()],
-        "completed_tasks": [task_json(t) for t in framework.completed_tasks],
+        "completed_tasks": [_completed_task_json(t) for t in framework.completed_tasks],
         "offers": [_offer_json(state.offers[o]) for o in sorted(framework.offer_ids)],
         "executors": [_executor_json(framework, a, e) for (a, _), e in framework.executors.items()],
         "allocated_resources_by_role": {r: _model(v) for r, v in sorted(framework.allocated_by_role.items())},
