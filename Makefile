@@ -45,6 +45,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/scale.py
 	$(BIN)/python bench/lb.py
 	$(BIN)/python bench/agent_cost.py
+	$(BIN)/python bench/chronos_bench.py
 
 fmt: $(STAMP)
 	$(BIN)/ruff format src tests bench

@@ -130,7 +130,34 @@ def test_errors_are_json_and_legacy_paths_work(dev: DevProcess) -> None:
     assert r.status_code == 400 and "schedule" in r.json()["message"]
     assert isinstance(httpx.get(f"{base}/scheduler/jobs", trust_env=False).json(), list)
     r = httpx.delete(f"{base}/v1/scheduler/job/ghost", trust_env=False)
-    assert r.status_code == 404 and r.headers["content-type"] == "application/json"
+    assert r.status_code == 400 and r.headers["content-type"] == "application/json"
+    assert r.json() == {"status": "Bad Request", "message": "job 'ghost' not found"}
+
+
+def test_a_run_past_its_time_limit_fails_and_its_history_links_to_the_sandbox(client: Any) -> None:
+    job = base_job("stuck", command="echo started; sleep 60", retries=0, maxCompletionTime=1)
+    client.add({**job, "schedule": f"R1/{now_iso()}/PT1H"})
+    wait_job(client, "stuck", lambda j: j["errorCount"] == 1, what="the run time limit to end the run")
+    [run] = client.job_stat("stuck")["taskStatHistory"]
+    assert run["status"] == "failed" and run["endedAt"] > run["startedAt"] >= run["launchedAt"]
+    assert run["hostname"] == "127.0.0.1" and run["slaveId"]
+    listing = httpx.get(run["sandbox"], timeout=10, trust_env=False)  # the master's /files/browse
+    assert listing.status_code == 200
+    assert "stdout" in {entry["path"].rsplit("/", 1)[-1] for entry in listing.json()}
+    client.delete("stuck")
+
+
+def test_cron_with_a_time_zone_round_trips_and_bad_cron_is_a_400(client: Any, dev: DevProcess) -> None:
+    client.add(base_job("weekdays", schedule="30 16,19 * * MON-FRI", scheduleTimeZone="America/New_York"))
+    job = job_named(client, "weekdays")
+    assert (job["schedule"], job["scheduleTimeZone"]) == ("30 16,19 * * MON-FRI", "America/New_York")
+    assert job["concurrencyPolicy"] == "FORBID" and job["concurrent"] is False
+    for schedule, zone, field in (("61 * * * *", "UTC", "schedule"), ("0 3 * * *", "Mars/Olympus", "Zone")):
+        bad = base_job("bad-cron", schedule=schedule, scheduleTimeZone=zone)
+        r = httpx.post(f"http://{dev.chronos}/v1/scheduler/iso8601", json=bad, trust_env=False)
+        assert r.status_code == 400 and r.headers["content-type"] == "application/json"
+        assert field in r.json()["message"]
+    client.delete("weekdays")
 
 
 def test_state_survives_in_the_work_dir(dev: DevProcess) -> None:

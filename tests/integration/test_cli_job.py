@@ -74,7 +74,7 @@ def test_job_add_list_run_show_remove(tmp_path: Path) -> None:
         assert gone.code == 1
         assert gone.stderr.strip() == (
             f"corral: error: GET /scheduler/job/cli-tick on the chronos at {dev.chronos} "
-            "answered 404 Not Found: job 'cli-tick' not found"
+            "answered 400 Bad Request: job 'cli-tick' not found"
         )
     finally:
         code = dev.stop()

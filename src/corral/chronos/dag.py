@@ -5,8 +5,8 @@ succeeded (or failed with `softError`) at least once since the job last started;
 into one. Chronos kept the per-edge counters behind this in memory, so a leader change between two parents
 lost the first one's success and the child never ran (#811). Here the same fact is a plain value,
 `DependencyProgress`: the set of (parent, child) edges whose parent succeeded since the child last started.
-The store saves it (`to_json`), every transition is a pure function, and a new leader recovers the children
-to launch from it alone (`ready_children`).
+The store saves it (`to_json`) in the same write as the runs it causes, and every transition is a pure
+function, so a new leader continues from the stored progress.
 
 Checks Chronos skipped (#815: a child of an unknown parent silently vanished; cycles were never checked) are
 made when a job is posted: `parent_problems` names unknown parents and the cycle a job would close.
@@ -214,18 +214,6 @@ def parent_succeeded(
 def child_started(progress: DependencyProgress, child: str) -> DependencyProgress:
     """The child reported STAGING/STARTING/RUNNING: its parents must succeed again before it reruns."""
     return replace(progress, succeeded=frozenset(e for e in progress.succeeded if e[1] != child))
-
-
-def ready_children(
-    progress: DependencyProgress, graph: JobGraph, *, disabled: Collection[str] = ()
-) -> tuple[str, ...]:
-    """Every dependent job due now, by name: after a failover, the runs to queue again."""
-    children = {child for _, child in progress.succeeded}
-    return tuple(
-        c
-        for c in sorted(children)
-        if c not in disabled and c in graph.parents and _all_parents_succeeded(progress, graph, c)
-    )
 
 
 def prune(progress: DependencyProgress, graph: JobGraph) -> DependencyProgress:

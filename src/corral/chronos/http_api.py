@@ -3,14 +3,16 @@ and `/leader` at the root (chronos.md a; clients.md 4).
 
 Rules kept for the clients: writes answer 204 with an empty body; every response has a Content-Type (a body
 without one crashes chronos-python); errors are `{"status", "message"}` JSON with a short message saying what
-is wrong, never a stack trace: 400 for an invalid job (name, schedule, unknown parent, cycle), 404 for an
-unknown job (chronos-python treats every 4xx alike). The name rule is the prefix's (3.x on `/v1/scheduler`,
-2.x on `/scheduler`), applied when a job is created. Upstream's traps are not copied: `?any=` alone does not
-return every job, and a job whose parents are unknown is refused instead of silently vanishing (#815).
+is wrong, never a stack trace: 400 for an invalid job (name, schedule, unknown parent, cycle) and, as
+upstream, for an unknown job; 404 and 405 only for a path or method that does not exist. The name rule is
+the prefix's (3.x on `/v1/scheduler`, 2.x on `/scheduler`), applied when a job is created. Upstream's traps
+are not copied: `?any=` alone does not return every job, and a job whose parents are unknown is refused
+instead of silently vanishing (#815).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 from urllib.parse import quote
@@ -22,7 +24,7 @@ from starlette.routing import BaseRoute, Route
 
 from corral.chronos.dag import parent_problems
 from corral.chronos.model import Job
-from corral.chronos.runs import Run, RunState, history_item
+from corral.chronos.runs import Run, RunState, history_item, sandbox_path
 from corral.chronos.scheduler import ChronosState, iter_stats, job_state_text, orphaned_children
 from corral.chronos.stats import stats_listing
 from corral.chronos.validation import NameRule, job_problems
@@ -72,7 +74,8 @@ def error(status: int, message: str) -> Response:
 
 
 def not_found(name: str) -> Response:
-    return error(404, f"job {name!r} not found")
+    """400, not 404, for an unknown job, as Chronos answers (chronos.md a, key fact 1)."""
+    return error(400, f"job {name!r} not found")
 
 
 class ChronosApi:
@@ -240,7 +243,7 @@ class ChronosApi:
             counters[f"jobs.run.success.{name}"] = {"count": job.success_count}
             counters[f"jobs.run.failure.{name}"] = {"count": job.error_count}
             histograms[f"jobs.run.time.{name}"] = stats.histogram()
-        queued = sum(1 for r in state.runs.values() if r.state is RunState.QUEUED)
+        queued = sum(1 for r in state.live_runs() if r.state is RunState.QUEUED)
         gauges: JsonObject = {"chronos.TaskManager.queueSize": {"value": queued}}
         return json_response(
             {
@@ -262,8 +265,7 @@ def sandbox_url(master: str, framework_id: str | None, run: Run) -> str | None:
     """A link to the run's sandbox through the master's `/files/browse`."""
     if framework_id is None or run.agent_id is None:
         return None
-    path = f"/frameworks/{framework_id}/executors/{run.task_id}/runs/latest"
-    return f"http://{master}/files/browse?path={quote(path, safe='')}"
+    return f"http://{master}/files/browse?path={quote(sandbox_path(framework_id, run), safe='')}"
 
 
 def _routes(api: ChronosApi, prefix: str, rule: NameRule) -> list[BaseRoute]:
@@ -292,9 +294,11 @@ def _routes(api: ChronosApi, prefix: str, rule: NameRule) -> list[BaseRoute]:
     ]
 
 
-def make_app(backend: ChronosBackend) -> Starlette:
+def make_app(backend: ChronosBackend, extra_routes: Sequence[BaseRoute] = ()) -> Starlette:
+    """The REST API, plus `extra_routes` (the web UI's)."""
     api = ChronosApi(backend)
     routes = _routes(api, "/v1/scheduler", NameRule.V3) + _routes(api, "/scheduler", NameRule.LEGACY)
+    routes += extra_routes
     routes += [
         Route("/leader", api.leader, methods=["GET"]),
         Route("/ping", api.ping, methods=["GET"]),
@@ -306,6 +310,10 @@ def make_app(backend: ChronosBackend) -> Starlette:
         status = int(getattr(exc, "status_code", 500))
         return error(status, f"{request.method} {request.url.path}: {getattr(exc, 'detail', exc)}")
 
+    async def server_error(request: Request, exc: Exception) -> Response:
+        return error(500, f"{request.method} {request.url.path} failed: {type(exc).__name__}: {exc}")
+
     app.add_exception_handler(404, http_error)
     app.add_exception_handler(405, http_error)
+    app.add_exception_handler(Exception, server_error)  # still JSON with a Content-Type (clients.md 4.5)
     return app

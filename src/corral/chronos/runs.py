@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
+from corral.chronos.wallclock import format_utc
 from corral.core.ids import AgentId, TaskId
 from corral.protocol.json import JsonObject, JsonValue, Reader
 
@@ -55,6 +56,12 @@ def task_id_for(job: str, due: datetime, attempt: int, arguments: str = "") -> T
 
 def is_chronos_task(task_id: str) -> bool:
     return task_id.startswith(f"{TASK_PREFIX}:")
+
+
+def job_of_task(task_id: str) -> str | None:
+    """The job name in a Chronos task id (no name rule allows a ':'), or None for another task."""
+    parts = task_id.split(":", 4)
+    return parts[3] if len(parts) == 5 and parts[0] == TASK_PREFIX else None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -166,7 +173,9 @@ def format_duration(seconds: float | None) -> str:
 
 
 def history_item(run: Run, sandbox: str | None) -> JsonObject:
-    """One `taskStatHistory` entry: Chronos's keys, then Corral's (ISO times, exit status, sandbox link)."""
+    """One `taskStatHistory` entry: Chronos's keys, then Corral's: the due, launch, start and end instants
+    (ISO 8601, UTC, milliseconds; null until they happen), the agent's host, the exit status, the last status
+    message and a link to the sandbox."""
     out: JsonObject = {
         "taskId": run.task_id,
         "jobName": run.job,
@@ -176,7 +185,10 @@ def history_item(run: Run, sandbox: str | None) -> JsonObject:
         "duration": format_duration(run.duration),
         "status": run.state.value,
         "attempt": run.attempt,
-        "due": from_ms(epoch_ms(run.due)).isoformat().replace("+00:00", "Z"),
+        "due": format_utc(run.due),
+        "launchedAt": _utc_or_null(run.launched_at),
+        "startedAt": _utc_or_null(run.started_at),
+        "endedAt": _utc_or_null(run.ended_at),
         "hostname": run.hostname,
         "exitStatus": run.exit_status,
         "message": run.message,
@@ -184,6 +196,10 @@ def history_item(run: Run, sandbox: str | None) -> JsonObject:
     if sandbox is not None:
         out["sandbox"] = sandbox
     return out
+
+
+def _utc_or_null(t: datetime | None) -> JsonValue:
+    return None if t is None else format_utc(t)
 
 
 def sandbox_path(framework_id: str, run: Run) -> str:

@@ -3,8 +3,10 @@
 One asyncio.Lock serializes every turn (driver events, timers, API writes). A turn is: compute the next
 state and plan purely, write the difference to the store (runs first), and only then send the plan's calls,
 so an ACCEPT never leaves for a run the store does not hold as LAUNCHED, and an acknowledgement never leaves
-for an update not yet recorded. The timer wakes at `next_wake` (revive leads, due times, retries, expiries),
-at most a second apart; held offers wait in `_held` for the due time they were kept for.
+for an update not yet recorded. Acknowledgements leave after the lock is released (their order does not
+matter); every other call leaves in order, under the lock. The timer wakes when the last decision asked (due
+times, retries, expiries, revive leads), at most a second apart; held offers wait in `_held` for the due time
+they were kept for.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 
+from corral.chronos.dag import graph_problems
 from corral.chronos.http_api import make_app, sandbox_url
 from corral.chronos.model import Job
 from corral.chronos.runs import Run
@@ -30,13 +33,13 @@ from corral.chronos.scheduler import (
     decide,
     delete_job,
     kill_tasks,
-    next_wake,
     on_status,
     put_job,
     reconcile_tasks,
     run_now,
 )
 from corral.chronos.store import ChronosStore
+from corral.chronos.ui.routes import JobFeed, ui_routes
 from corral.coord.ports import CoordError, Store
 from corral.core.ids import FrameworkId, OfferId
 from corral.frameworks.driver import Disconnected, DriverError, SchedulerDriver
@@ -75,7 +78,8 @@ class ChronosRuntime:
     def __init__(self, config: ChronosConfig, store: Store) -> None:
         self.config = config
         self.store = ChronosStore(store)
-        self.app: Starlette = make_app(self)
+        self.feed = JobFeed()  # the web UI's live view of the jobs
+        self.app: Starlette = make_app(self, ui_routes(self, self.feed))
         self._state = ChronosState()
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
@@ -84,6 +88,8 @@ class ChronosRuntime:
         self._driver: SchedulerDriver | None = None
         self._framework_id: str | None = None
         self._loaded = asyncio.Event()
+        self._next_wake: datetime | None = None  # the last decision's; a decision follows every change
+        self._replies: set[asyncio.Task[None]] = set()  # acknowledgements in flight
 
     # ---- ChronosBackend
 
@@ -132,9 +138,13 @@ class ChronosRuntime:
 
     async def run(self) -> None:
         self._state = await self.store.load()
+        self.feed.publish(ChronosState(), self._state)
         self._framework_id = await self.store.framework_id()
         self._loaded.set()
-        log.info("chronos loaded %d job(s), %d run(s)", len(self._state.jobs), len(self._state.runs))
+        runs = sum(len(r.all()) for r in self._state.runs.values())
+        log.info("chronos loaded %d job(s), %d run(s)", len(self._state.jobs), runs)
+        for problem in graph_problems(self._state.graph()):
+            log.warning("chronos store: %s", problem)  # written by hand or by an older version
         info = FrameworkInfo(
             user=_user(),
             name=self.config.framework_name,
@@ -150,13 +160,16 @@ class ChronosRuntime:
                 group.create_task(self._events(self._driver), name="chronos-events")
                 group.create_task(self._timer(), name="chronos-timer")
         finally:
+            for task in self._replies:
+                task.cancel()
             await self._driver.aclose()
 
     async def _timer(self) -> None:
         while True:
-            now = self.now()
-            wake = next_wake(self._state, now, self.config.scheduler)
-            delay = MAX_SLEEP if wake is None else min(max((wake - now).total_seconds(), 0.0), MAX_SLEEP)
+            wake = self._next_wake
+            delay = (
+                MAX_SLEEP if wake is None else min(max((wake - self.now()).total_seconds(), 0.0), MAX_SLEEP)
+            )
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), delay)
             self._wake.clear()
@@ -206,7 +219,7 @@ class ChronosRuntime:
         if status.uuid is not None and status.agent_id is not None:
             ack = StatusAck(agent_id=status.agent_id, task_id=status.task_id, uuid=status.uuid)
         async with self._lock:
-            before = self._state.runs.get(status.task_id)
+            before = self._state.run(status.task_id)
             state, plan = on_status(
                 self._state,
                 task_id=status.task_id,
@@ -217,11 +230,12 @@ class ChronosRuntime:
                 config=self.config.scheduler,
             )
             await self._commit(state)
-            await self._send(plan)
-        after = self._state.runs.get(status.task_id)
+        self._reply(plan)
+        after = self._state.run(status.task_id)
         if before is not None and after is not None and before.state != after.state:
             log.info("task %s %s -> %s (%s)", status.task_id, before.state, after.state, status.state)
-        self._wake.set()
+        if before is not None and before.state.is_active and (after is None or after.state.is_terminal):
+            self._wake.set()  # a run ended: a retry, a child or a waiting slot may be due now
 
     async def _turn(self) -> None:
         async with self._lock:
@@ -234,6 +248,7 @@ class ChronosRuntime:
             )
             await self._commit(decision.state)
             self._held = {o.id: o for o in decision.held}
+            self._next_wake = decision.wake
             await self._send(decision.plan)
             if decision.plan.revive:
                 self._suppressed = False
@@ -253,7 +268,17 @@ class ChronosRuntime:
         except CoordError:
             log.exception("chronos could not persist its state; the change is dropped")
             raise
+        self.feed.publish(self._state, state)
         self._state = state
+
+    def _reply(self, plan: FrameworkPlan) -> None:
+        """Send an update's acknowledgement (or a stray's kill) without holding the lock: the update is
+        recorded already and its order among calls does not matter, so a due launch never waits behind it."""
+        if plan.is_empty:
+            return
+        task = asyncio.get_running_loop().create_task(self._send(plan))
+        self._replies.add(task)
+        task.add_done_callback(self._replies.discard)
 
     async def _send(self, plan: FrameworkPlan) -> None:
         driver = self._driver

@@ -43,6 +43,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 
 from aniso8601 import parse_date, parse_datetime, parse_duration
 from aniso8601.builders import TupleBuilder
@@ -273,7 +274,13 @@ def next_due(schedule: Schedule, after: datetime) -> datetime | None:
                 return None
             return _slot(schedule, _first_index_after(schedule, after))
         case CronSchedule():
-            return next(_cron_times(schedule, after), None)
+            return _next_cron(schedule, after)
+
+
+@lru_cache(maxsize=4096)
+def _next_cron(schedule: CronSchedule, after: datetime) -> datetime | None:
+    """Memoized: the scheduler asks every cron job for its next slot after the same instant on every turn."""
+    return next(_cron_times(schedule, after), None)
 
 
 def due_between(schedule: Schedule, start: datetime, end: datetime, *, limit: int = 1000) -> list[datetime]:

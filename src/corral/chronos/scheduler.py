@@ -18,13 +18,15 @@ Rules:
    part of the state, so it is persisted with everything else.
 5. Offers are wanted ahead of time: `wants_offers` turns true `revive_lead` seconds before a due time, and an
    offer arriving within `hold` seconds of a due time is held (neither used nor declined) so the run
-   launches at its due time rather than at the next allocation after it.
+   launches at its due time rather than at the next allocation after it. A run takes the smallest offer
+   that fits; when an ACCEPT leaves no offer in hand while more is due, a revive brings its remainder back
+   at once.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -37,8 +39,8 @@ from corral.chronos.dag import (
     prune,
 )
 from corral.chronos.model import ConcurrencyPolicy, ConstraintOperator, Job
-from corral.chronos.runs import Run, RunState, epoch_ms, is_chronos_task
-from corral.chronos.schedule import IsoSchedule, next_due, plan_launch
+from corral.chronos.runs import Run, RunState, epoch_ms, is_chronos_task, job_of_task
+from corral.chronos.schedule import CronSchedule, IsoSchedule, next_due, plan_launch
 from corral.chronos.stats import JobStats
 from corral.core.ids import OfferId, TaskId
 from corral.core.resources import Resources
@@ -74,23 +76,76 @@ class SchedulerConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class JobRuns:
+    """One job's runs: those not finished (queued, launched, running), and the last finished ones."""
+
+    live: tuple[Run, ...] = ()
+    finished: tuple[Run, ...] = ()  # in the order they finished
+
+    def all(self) -> tuple[Run, ...]:
+        return self.live + self.finished
+
+    def find(self, task_id: TaskId) -> Run | None:
+        return next((r for r in self.all() if r.task_id == task_id), None)
+
+    def with_run(self, run: Run) -> JobRuns:
+        """`run` added, or updated where it is; a finished run moves to the end of `finished`."""
+        if run.state.is_terminal:
+            live = tuple(r for r in self.live if r.task_id != run.task_id)
+            finished = tuple(r for r in self.finished if r.task_id != run.task_id)
+            return JobRuns(live=live, finished=(*finished, run))
+        if any(r.task_id == run.task_id for r in self.live):
+            return replace(self, live=tuple(run if r.task_id == run.task_id else r for r in self.live))
+        return replace(self, live=(*self.live, run))
+
+    def trimmed(self, limit: int) -> JobRuns:
+        """Only the last `limit` finished runs kept."""
+        if len(self.finished) <= limit:
+            return self
+        return replace(self, finished=self.finished[len(self.finished) - limit :])
+
+
+_NO_RUNS = JobRuns()
+_NO_STATS = JobStats()
+
+
+def runs_by_job(runs: Iterable[Run]) -> dict[str, JobRuns]:
+    """Runs grouped by job (a store's, a test's): unfinished ones first, finished ones by when they ended."""
+    out: dict[str, JobRuns] = {}
+    for run in sorted(runs, key=lambda r: (r.ended_at is not None, r.ended_at or r.queued_at, r.attempt)):
+        out[run.job] = out.get(run.job, _NO_RUNS).with_run(run)
+    return out
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ChronosState:
+    """Everything Chronos knows. Runs are grouped by job, so a turn costs what its jobs' runs cost, not what
+    every run ever kept costs, and the store finds what changed by comparing each job's runs by identity."""
+
     jobs: Mapping[str, Job] = field(default_factory=dict)
-    runs: Mapping[TaskId, Run] = field(default_factory=dict)
+    runs: Mapping[str, JobRuns] = field(default_factory=dict)
     stats: Mapping[str, JobStats] = field(default_factory=dict)
     progress: DependencyProgress = field(default_factory=DependencyProgress)
 
+    def run(self, task_id: TaskId) -> Run | None:
+        job = job_of_task(task_id)
+        return None if job is None else self.runs.get(job, _NO_RUNS).find(task_id)
+
     def runs_of(self, job: str) -> list[Run]:
-        return sorted((r for r in self.runs.values() if r.job == job), key=lambda r: (r.queued_at, r.attempt))
+        return sorted(self.runs.get(job, _NO_RUNS).all(), key=lambda r: (r.queued_at, r.attempt))
+
+    def live_runs(self) -> Iterator[Run]:
+        for runs in self.runs.values():
+            yield from runs.live
 
     def stats_of(self, job: str) -> JobStats:
-        return self.stats.get(job, JobStats())
+        return self.stats.get(job, _NO_STATS)
 
     def has_queued(self, job: str) -> bool:
-        return any(r.job == job and r.state is RunState.QUEUED for r in self.runs.values())
+        return any(r.state is RunState.QUEUED for r in self.runs.get(job, _NO_RUNS).live)
 
     def active_runs(self, job: str) -> list[Run]:
-        return [r for r in self.runs.values() if r.job == job and r.state.is_active]
+        return [r for r in self.runs.get(job, _NO_RUNS).live if r.state.is_active]
 
     def graph(self) -> JobGraph:
         return JobGraph.from_jobs(self.jobs.values())
@@ -103,13 +158,14 @@ class Decision:
     held: tuple[Offer, ...] = ()  # offers kept for a run due within `hold`; pass them to the next decide
     launched: tuple[Run, ...] = ()
     skipped: tuple[Run, ...] = ()
+    wake: datetime | None = None  # `next_wake` of the new state: when to decide again at the latest
 
 
 # ---- small state edits -----------------------------------------------------------------------------------
 
 
 def _with_run(state: ChronosState, run: Run) -> ChronosState:
-    return replace(state, runs={**state.runs, run.task_id: run})
+    return replace(state, runs={**state.runs, run.job: state.runs.get(run.job, _NO_RUNS).with_run(run)})
 
 
 def _with_job(state: ChronosState, job: Job) -> ChronosState:
@@ -122,7 +178,7 @@ def _with_stats(state: ChronosState, name: str, stats: JobStats) -> ChronosState
 
 def _queue(state: ChronosState, run: Run) -> ChronosState:
     """Add a queued run unless its task id exists already (Rule 2)."""
-    return state if run.task_id in state.runs else _with_run(state, run)
+    return state if state.run(run.task_id) is not None else _with_run(state, run)
 
 
 def _is_blocked(state: ChronosState, job: Job) -> bool:
@@ -132,15 +188,49 @@ def _is_blocked(state: ChronosState, job: Job) -> bool:
 # ---- planning due runs -----------------------------------------------------------------------------------
 
 
+def _waiting(state: ChronosState) -> tuple[set[str], set[str]]:
+    """The jobs with a queued run, and the FORBID jobs with an active one: neither plans its next slot."""
+    queued: set[str] = set()
+    blocked: set[str] = set()
+    for name, runs in state.runs.items():
+        if not runs.live:
+            continue
+        job = state.jobs.get(name)
+        forbid = job is not None and job.concurrency_policy is ConcurrencyPolicy.FORBID
+        for run in runs.live:
+            if run.state is RunState.QUEUED:
+                queued.add(name)
+            elif forbid:
+                blocked.add(name)
+    return queued, blocked
+
+
+def _cron_due(state: ChronosState, name: str, schedule: CronSchedule, now: datetime) -> bool:
+    handled = state.stats_of(name).handled_through
+    if handled is None:
+        return True  # planned once from now (it does not catch up on its past) to start counting its slots
+    slot = next_due(schedule, handled)
+    return slot is not None and slot <= now
+
+
 def enqueue_due(state: ChronosState, now: datetime) -> tuple[ChronosState, tuple[TaskKill, ...]]:
     """Queue the due slot of every scheduled job (Rule 1); REPLACE's kills of the runs it replaces."""
     kills: list[TaskKill] = []
-    for job in list(state.jobs.values()):
-        if job.disabled or job.schedule is None or state.has_queued(job.name) or _is_blocked(state, job):
+    queued, blocked = _waiting(state)
+    for job in state.jobs.values():  # the loop replaces `state`, never mutates this mapping
+        schedule = job.schedule
+        if schedule is None or job.disabled:
+            continue
+        if isinstance(schedule, IsoSchedule):  # inlined: every turn asks every job
+            if schedule.repetitions == 0 or schedule.start > now:
+                continue
+        elif not _cron_due(state, job.name, schedule, now):
+            continue
+        if job.name in queued or job.name in blocked:
             continue
         stats = state.stats_of(job.name)
         plan = plan_launch(
-            job.schedule, now=now, last_handled=stats.handled_through, catch_up=job.catch_up_window
+            schedule, now=now, last_handled=stats.handled_through, catch_up=job.catch_up_window
         )
         if plan.schedule != job.schedule:
             state = _with_job(state, replace(job, schedule=plan.schedule))
@@ -160,7 +250,7 @@ def enqueue_due(state: ChronosState, now: datetime) -> tuple[ChronosState, tuple
 def _drop_stale(state: ChronosState, now: datetime) -> tuple[ChronosState, list[Run]]:
     """Skip queued runs of disabled or deleted jobs, and scheduled runs past their catch-up window."""
     skipped: list[Run] = []
-    for run in list(state.runs.values()):
+    for run in list(state.live_runs()):
         if run.state is not RunState.QUEUED:
             continue
         job = state.jobs.get(run.job)
@@ -182,49 +272,63 @@ def _drop_stale(state: ChronosState, now: datetime) -> tuple[ChronosState, list[
     return state, skipped
 
 
-def _next_slot(state: ChronosState, job: Job, now: datetime) -> datetime | None:
-    if job.disabled or job.schedule is None:
-        return None
-    if isinstance(job.schedule, IsoSchedule):
-        return None if job.schedule.repetitions == 0 else job.schedule.start
-    return next_due(job.schedule, state.stats_of(job.name).handled_through or now)
-
-
 def _upcoming(state: ChronosState, now: datetime) -> list[datetime]:
     """When something will want an offer: queued runs' earliest launch, and next slots of idle jobs."""
-    out: list[datetime] = []
-    for run in state.runs.values():
-        job = state.jobs.get(run.job)
-        if run.state is RunState.QUEUED and job is not None and not _is_blocked(state, job):
-            out.append(run.not_before or run.queued_at)
+    queued, blocked = _waiting(state)
+    out = [
+        run.not_before or run.queued_at
+        for name in queued - blocked
+        for run in state.runs[name].live
+        if run.state is RunState.QUEUED and name in state.jobs
+    ]
     for job in state.jobs.values():
-        if state.has_queued(job.name) or _is_blocked(state, job):
+        schedule = job.schedule
+        if schedule is None or job.disabled or job.name in queued or job.name in blocked:
             continue
-        slot = _next_slot(state, job, now)
-        if slot is not None:
+        if isinstance(schedule, IsoSchedule):  # inlined: every turn asks every job
+            if schedule.repetitions != 0:
+                out.append(schedule.start)  # the first slot not yet launched or skipped
+        elif (slot := next_due(schedule, state.stats_of(job.name).handled_through or now)) is not None:
             out.append(slot)
     return out
 
 
-def wants_offers(state: ChronosState, now: datetime, config: SchedulerConfig) -> bool:
-    lead = timedelta(seconds=config.revive_lead)
-    return any(t - lead <= now for t in _upcoming(state, now))
-
-
-def next_wake(state: ChronosState, now: datetime, config: SchedulerConfig) -> datetime | None:
-    """The next instant `decide` has something new to do: a revive lead, a due time, a retry, an expiry."""
-    lead = timedelta(seconds=config.revive_lead)
-    times: list[datetime] = []
-    for t in _upcoming(state, now):
-        times += [t - lead, t]
-    for run in state.runs.values():
+def _expiries(state: ChronosState) -> list[datetime]:
+    """When queued scheduled runs fall out of their catch-up window."""
+    out: list[datetime] = []
+    for run in state.live_runs():
         job = state.jobs.get(run.job)
         if run.state is RunState.QUEUED and job is not None and job.schedule is not None:
             window = job.catch_up_window
             if window is not None and not run.manual and run.attempt == 0:
-                times.append(run.due + window)
-    future = [t for t in times if t > now]
-    return min(future, default=None)
+                out.append(run.due + window)
+    return out
+
+
+def wants_offers(state: ChronosState, now: datetime, config: SchedulerConfig) -> bool:
+    return _wants(_upcoming(state, now), now, config)
+
+
+def _wants(upcoming: list[datetime], now: datetime, config: SchedulerConfig) -> bool:
+    return bool(upcoming) and min(upcoming) - timedelta(seconds=config.revive_lead) <= now
+
+
+def next_wake(
+    state: ChronosState, now: datetime, config: SchedulerConfig, *, suppressed: bool = True
+) -> datetime | None:
+    """The next instant `decide` has something new to do: a due time, a retry, an expiry, and, while offers
+    are suppressed, the revive lead before each."""
+    return _wake(_upcoming(state, now), state, now, config, suppressed)
+
+
+def _wake(
+    upcoming: list[datetime], state: ChronosState, now: datetime, config: SchedulerConfig, suppressed: bool
+) -> datetime | None:
+    times = [t for t in upcoming if t > now] + [t for t in _expiries(state) if t > now]
+    if suppressed:
+        lead = timedelta(seconds=config.revive_lead)
+        times += [t - lead for t in upcoming if t - lead > now]
+    return min(times, default=None)
 
 
 # ---- offers -----------------------------------------------------------------------------------------------
@@ -309,7 +413,7 @@ def build_task(job: Job, run: Run, offer: Offer) -> TaskInfo:
 
 
 def _launch_order(state: ChronosState, now: datetime) -> list[Run]:
-    ready = [r for r in state.runs.values() if r.is_ready(now) and r.job in state.jobs]
+    ready = [r for r in state.live_runs() if r.is_ready(now) and r.job in state.jobs]
     return sorted(ready, key=lambda r: (not state.jobs[r.job].high_priority, r.due, r.job, r.attempt))
 
 
@@ -327,17 +431,18 @@ def decide(
     left = {o.id: o.resources for o in offers}
     by_offer: dict[OfferId, list[TaskInfo]] = {}
     launched: list[Run] = []
+    unplaced = False  # a run ready to launch found no offer to fit it
     for run in _launch_order(state, now):
         job = state.jobs[run.job]
-        if job.concurrency_policy is ConcurrencyPolicy.FORBID and state.active_runs(job.name):
+        if _is_blocked(state, job):
             continue
         need = job_resources(job)
-        offer = next(
-            (o for o in offers if need <= left[o.id] and satisfies_constraints(job, o)),
-            None,
-        )
-        if offer is None:
+        fitting = [o for o in offers if need <= left[o.id] and satisfies_constraints(job, o)]
+        if not fitting:
+            unplaced = True
             continue
+        # The smallest offer that fits: a larger one stays in hand for what comes due next.
+        offer = min(fitting, key=lambda o: (left[o.id].cpus, left[o.id].mem))
         left[offer.id] = left[offer.id] - need
         by_offer.setdefault(offer.id, []).append(build_task(job, run, offer))
         started = replace(
@@ -347,29 +452,47 @@ def decide(
         if job.is_dependent:
             state = replace(state, progress=child_started(state.progress, job.name))
         launched.append(started)
+    for name in {r.job for r in skipped}:
+        state = prune_history(state, name, config.history_limit)
+    upcoming = _upcoming(state, now)
+    wants = _wants(upcoming, now, config)
+    later = min((t for t in upcoming if t > now), default=None)
+    soon = later is not None and later <= now + timedelta(seconds=config.hold)
+    unused = [o for o in offers if o.id not in by_offer]
+    # Rule 5: what an ACCEPT leaves of its offer goes back to the master unfiltered while more is due, and
+    # comes back at its next allocation. With no other offer in hand, a revive makes that allocation happen
+    # now; so does a run that found no offer when none is in hand.
+    busy = wants or soon
+    refill = not unused and ((bool(by_offer) and busy) or unplaced)
     accepts = tuple(
         OfferAccept(
-            offer_ids=(oid,), operations=(Launch(tasks=tuple(tasks)),), refuse_seconds=config.busy_refuse
+            offer_ids=(oid,),
+            operations=(Launch(tasks=tuple(tasks)),),
+            refuse_seconds=0.0 if busy else config.busy_refuse,
         )
         for oid, tasks in by_offer.items()
     )
-    unused = [o for o in offers if o.id not in by_offer]
-    wants = wants_offers(state, now, config)
-    hold_until = now + timedelta(seconds=config.hold)
-    soon = any(now < t <= hold_until for t in _upcoming(state, now))
     held = tuple(unused) if soon else ()
     declines: tuple[OfferDecline, ...] = ()
     if unused and not soon:
         refuse = config.busy_refuse if wants else config.decline_refuse
         declines = (OfferDecline(offer_ids=tuple(o.id for o in unused), refuse_seconds=refuse),)
+    revive = (wants and suppressed) or refill
     plan = FrameworkPlan(
         accepts=accepts,
         declines=declines,
         kills=kills,
-        revive=wants and suppressed,
-        suppress=not wants and not suppressed and not held,
+        revive=revive,
+        suppress=not wants and not suppressed and not held and not revive,
     )
-    return Decision(state=state, plan=plan, held=held, launched=tuple(launched), skipped=tuple(skipped))
+    return Decision(
+        state=state,
+        plan=plan,
+        held=held,
+        launched=tuple(launched),
+        skipped=tuple(skipped),
+        wake=_wake(upcoming, state, now, config, (suppressed or plan.suppress) and not revive),
+    )
 
 
 # ---- status updates ---------------------------------------------------------------------------------------
@@ -387,7 +510,7 @@ def on_status(
 ) -> tuple[ChronosState, FrameworkPlan]:
     """Apply one status update (Rules 3 and 4); the plan acknowledges it and kills strays."""
     acks = (ack,) if ack is not None else ()
-    run = state.runs.get(task_id)
+    run = state.run(task_id)
     if run is None or run.state.is_terminal:
         stray = run is None and is_chronos_task(task_id) and task_state in _RUNNING_STATES
         kills = (TaskKill(task_id=task_id, agent_id=ack.agent_id if ack else None),) if stray else ()
@@ -404,7 +527,8 @@ def on_status(
         state = _with_run(state, replace(run, state=RunState.KILLED, ended_at=now, message=message))
     elif task_state in _FAILED_STATES:
         state = _failed(state, replace(run, message=message or task_state.value), now, config)
-    return prune_history(state, config.history_limit), FrameworkPlan(acks=acks)
+    limit = config.history_limit if job is not None else 0  # a deleted job's runs go once they end
+    return prune_history(state, run.job, limit), FrameworkPlan(acks=acks)
 
 
 def _succeeded(state: ChronosState, run: Run, now: datetime) -> ChronosState:
@@ -443,6 +567,8 @@ def _failed(state: ChronosState, run: Run, now: datetime, config: SchedulerConfi
 
 
 def _trigger_children(state: ChronosState, parent: str, now: datetime) -> ChronosState:
+    if not any(parent in j.parents for j in state.jobs.values()):
+        return state  # most jobs have no children: skip building the graph
     disabled = {n for n, j in state.jobs.items() if j.disabled}
     progress, due = parent_succeeded(state.progress, state.graph(), parent, disabled=disabled)
     state = replace(state, progress=progress)
@@ -452,20 +578,15 @@ def _trigger_children(state: ChronosState, parent: str, now: datetime) -> Chrono
     return state
 
 
-def prune_history(state: ChronosState, limit: int) -> ChronosState:
-    """Keep the last `limit` finished runs of each job, and every unfinished one."""
-    finished: dict[str, list[Run]] = {}
-    for run in state.runs.values():
-        if run.state.is_terminal:
-            finished.setdefault(run.job, []).append(run)
-    drop: set[TaskId] = set()
-    for runs in finished.values():
-        if len(runs) > limit:
-            runs.sort(key=lambda r: (r.ended_at or r.queued_at, r.attempt))
-            drop.update(r.task_id for r in runs[: len(runs) - limit])
-    if not drop:
+def prune_history(state: ChronosState, job: str, limit: int) -> ChronosState:
+    """Keep the last `limit` finished runs of `job`, and every unfinished one."""
+    runs = state.runs.get(job)
+    if runs is None or len(runs.finished) <= limit:
         return state
-    return replace(state, runs={k: v for k, v in state.runs.items() if k not in drop})
+    trimmed = runs.trimmed(limit)
+    if not trimmed.all():
+        return replace(state, runs={n: r for n, r in state.runs.items() if n != job})
+    return replace(state, runs={**state.runs, job: trimmed})
 
 
 # ---- API actions ------------------------------------------------------------------------------------------
@@ -478,6 +599,8 @@ def put_job(state: ChronosState, job: Job) -> ChronosState:
     if old is not None and old.schedule != job.schedule:
         stats = state.stats_of(job.name)
         state = _with_stats(state, job.name, replace(stats, handled_through=None))
+    if old is None or old.parents == job.parents:
+        return state  # no edge went away
     return replace(state, progress=prune(state.progress, state.graph()))
 
 
@@ -515,7 +638,10 @@ def delete_job(state: ChronosState, name: str, now: datetime) -> tuple[ChronosSt
     for child, parents in rewired.items():
         if parents and child in jobs:
             jobs[child] = replace(jobs[child], parents=parents)
-    runs = {k: r for k, r in state.runs.items() if r.job != name or r.state.is_active}
+    runs = dict(state.runs)
+    active = tuple(r for r in runs.pop(name, _NO_RUNS).live if r.state.is_active)
+    if active:
+        runs[name] = JobRuns(live=active)  # their last updates are still to come
     stats = {n: s for n, s in state.stats.items() if n != name}
     state = replace(state, jobs=jobs, runs=runs, stats=stats)
     return replace(state, progress=prune(state.progress, state.graph())), kills
@@ -531,7 +657,7 @@ def job_state_text(state: ChronosState, name: str) -> str:
 
 def reconcile_tasks(state: ChronosState) -> tuple[Run, ...]:
     """Runs whose task the master should report on after a (re)subscription."""
-    return tuple(r for r in state.runs.values() if r.state.is_active)
+    return tuple(r for r in state.live_runs() if r.state.is_active)
 
 
 def iter_stats(state: ChronosState) -> Iterable[tuple[str, JobStats]]:

@@ -20,7 +20,7 @@ from urllib.parse import quote, unquote
 from corral.chronos.dag import DependencyProgress
 from corral.chronos.model import Job
 from corral.chronos.runs import Run
-from corral.chronos.scheduler import ChronosState
+from corral.chronos.scheduler import ChronosState, JobRuns, runs_by_job
 from corral.chronos.stats import JobStats
 from corral.coord.ports import Store, VersionConflict
 from corral.core.errors import DecodeError
@@ -78,12 +78,13 @@ class ChronosStore:
                 jobs[name] = Job.from_json(loads(raw))
             except DecodeError as e:
                 log.error("job %s in the store cannot be read, ignored: %s", name, e)
-        runs: dict[TaskId, Run] = {}
+        loaded: list[Run] = []
         for task_id, raw in (await self._load_all("runs")).items():
             try:
-                runs[TaskId(task_id)] = Run.from_json(loads(raw))
+                loaded.append(Run.from_json(loads(raw)))
             except (DecodeError, ValueError) as e:
                 log.error("run %s in the store cannot be read, ignored: %s", task_id, e)
+        runs = runs_by_job(loaded)
         stats = {
             name: JobStats.from_json(loads(raw)) for name, raw in (await self._load_all("stats")).items()
         }
@@ -97,7 +98,12 @@ class ChronosStore:
 
     async def save(self, old: ChronosState, new: ChronosState) -> int:
         """Write what changed from `old` to `new` (runs first); the number of keys written or deleted."""
-        written = await self._sync("runs", old.runs, new.runs, Run.to_json)
+        written = 0
+        if old.runs is not new.runs:
+            for name in new.runs.keys() | old.runs.keys():
+                before, after = old.runs.get(name), new.runs.get(name)
+                if before is not after:
+                    written += await self._sync("runs", _by_task(before), _by_task(after), Run.to_json)
         written += await self._sync("jobs", old.jobs, new.jobs, Job.to_json)
         written += await self._sync("stats", old.stats, new.stats, JobStats.to_json)
         if old.progress != new.progress:
@@ -108,9 +114,11 @@ class ChronosStore:
     async def _sync(
         self, kind: str, old: Mapping[K, V], new: Mapping[K, V], encode: Callable[[V], JsonObject]
     ) -> int:
+        if old is new:
+            return 0
         count = 0
         for name, value in new.items():
-            if old.get(name) != value:
+            if (before := old.get(name)) is not value and before != value:
                 await self._put(self._key(kind, name), encode(value))
                 count += 1
         for name in old.keys() - new.keys():
@@ -130,3 +138,7 @@ class ChronosStore:
             current = await self.store.get(key)
             expected = None if current is None else current.version
             self._versions[key] = await self.store.put(key, framework_id.encode(), expected)
+
+
+def _by_task(runs: JobRuns | None) -> dict[TaskId, Run]:
+    return {} if runs is None else {r.task_id: r for r in runs.all()}

@@ -33,7 +33,13 @@ DEFAULT_PORT = 4400
 PREFIX = "/scheduler"
 RECENT_RUNS = 10
 _RESULT_STYLES = {"success": "green", "failure": "red"}
-_RUN_STYLES = {"FINISHED": "blue", "SUCCESS": "blue", "RUNNING": "green", "FAILED": "red", "ERROR": "red"}
+_RUN_STYLES = {
+    "succeeded": "blue",
+    "running": "green",
+    "launched": "green",
+    "failed": "red",
+    "killed": "yellow",
+}
 
 
 chronos_option = address_option("chronos", "Chronos", DEFAULT_CHRONOS)
@@ -185,8 +191,9 @@ def _history(stat: JsonValue) -> list[JsonObject]:
     return [r for r in history if isinstance(r, dict)] if isinstance(history, list) else []
 
 
-def _cell(run: JsonObject, key: str) -> str:
-    value = run.get(key)
+def _cell(run: JsonObject, *keys: str) -> str:
+    """The first of `keys` the run has (Corral's precise fields before Chronos's own), as text."""
+    value = next((run[k] for k in keys if run.get(k) is not None), None)
     return "" if value is None else str(value)
 
 
@@ -216,22 +223,24 @@ def show_view(job: JsonObject, stat: JsonValue, now: datetime, runs: int) -> Ren
     if not history:
         return Group(facts, Text(""), Text("no runs yet"))
     table = Table(title=f"Recent runs ({min(runs, len(history))} of {len(history)})", title_justify="left")
-    for column in ("TASK", "STATUS", "ATTEMPT", "DUE", "START", "END", "DURATION", "EXIT", "MESSAGE"):
+    for column in ("TASK", "STATUS", "ATTEMPT", "DUE", "START", "END", "DURATION", "EXIT", "HOST", "MESSAGE"):
         table.add_column(column, overflow="fold")
     for run in history[:runs]:
         status = _cell(run, "status")
         table.add_row(
             _cell(run, "taskId"),
-            Text(status, style=_RUN_STYLES.get(status.upper(), "")),
+            Text(status, style=_RUN_STYLES.get(status.lower(), "")),
             _cell(run, "attempt"),
             _cell(run, "due"),
-            _cell(run, "startTime"),
-            _cell(run, "endTime"),
+            _cell(run, "startedAt", "launchedAt", "startTime"),
+            _cell(run, "endedAt", "endTime"),
             _cell(run, "duration"),
             _cell(run, "exitStatus"),
+            _cell(run, "hostname", "slaveId"),
             _cell(run, "message"),
         )
-    return Group(facts, Text(""), table)
+    sandbox = _cell(history[0], "sandbox")
+    return Group(facts, Text(""), table, Text(f"sandbox of the latest run: {sandbox}" if sandbox else ""))
 
 
 # ---- commands --------------------------------------------------------------------------------------------

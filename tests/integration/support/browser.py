@@ -66,4 +66,4 @@ def watched_page(browser: Browser, origin: str) -> Iterator[Page]:
         yield page
     finally:
         page.close()
-    assert problems == []
+    assert not problems, problems

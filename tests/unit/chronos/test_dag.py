@@ -22,7 +22,6 @@ from corral.chronos.dag import (
     parent_succeeded,
     parents_after_delete,
     prune,
-    ready_children,
     topological_order,
 )
 from corral.chronos.model import Job
@@ -66,7 +65,7 @@ def test_extra_parent_runs_collapse_until_the_child_starts() -> None:
     progress, again = parent_succeeded(progress, DIAMOND, "export_b")
     assert due == again == ("report",)  # still the one pending run: the caller keeps one queued run per job
     progress = child_started(progress, "report")
-    assert ready_children(progress, DIAMOND) == ()
+    assert progress.succeeded == frozenset()
     progress, due = parent_succeeded(progress, DIAMOND, "export_a")
     assert due == ()  # export_b must succeed again since report started
 
@@ -79,7 +78,7 @@ def test_a_single_parent_triggers_at_once() -> None:
 def test_disabled_children_are_not_triggered_but_keep_their_progress() -> None:
     progress, due = parent_succeeded(DependencyProgress(), DIAMOND, "report", disabled={"mail"})
     assert due == ()
-    assert ready_children(progress, DIAMOND) == ("mail",)  # once re-enabled
+    assert progress.succeeded == {("report", "mail")}
 
 
 def test_progress_survives_a_leader_change_between_two_parents() -> None:
@@ -92,14 +91,12 @@ def test_progress_survives_a_leader_change_between_two_parents() -> None:
     assert due == ("report",)
 
 
-def test_a_new_leader_finds_the_children_left_due() -> None:
+def test_progress_round_trips_through_json() -> None:
     progress, _ = parent_succeeded(DependencyProgress(), DIAMOND, "export_a")
     progress, _ = parent_succeeded(progress, DIAMOND, "export_b")
     progress, _ = parent_succeeded(progress, DIAMOND, "report")
-    assert ready_children(DependencyProgress.from_json(loads(dumps(progress.to_json()))), DIAMOND) == (
-        "mail",
-        "report",
-    )
+    assert progress.to_json() == {"succeeded": {"mail": ["report"], "report": ["export_a", "export_b"]}}
+    assert DependencyProgress.from_json(loads(dumps(progress.to_json()))) == progress
     assert DependencyProgress.from_json({}) == DependencyProgress()
 
 
@@ -203,6 +200,4 @@ def test_a_child_is_due_exactly_when_every_parent_succeeded_since_it_started(
             for child in starts:
                 progress = child_started(progress, child)
                 since.setdefault(child, set()).clear()
-    assert set(ready_children(progress, graph)) == {
-        c for c, ps in graph.parents.items() if ps and since.get(c, set()) >= set(ps)
-    }
+    assert progress.succeeded == {(p, c) for c, ps in since.items() for p in ps}

@@ -6,14 +6,15 @@ rule of each prefix, search's default limit, graph formats, stats with 0.0 befor
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from urllib.parse import quote
 
 import pytest
 from starlette.testclient import TestClient
 
-from corral.chronos.http_api import make_app
+from corral.chronos.http_api import make_app, sandbox_url
 from corral.chronos.model import Job
 from corral.chronos.runs import Run, RunState
-from corral.chronos.scheduler import ChronosState, delete_job, kill_tasks, put_job, run_now
+from corral.chronos.scheduler import ChronosState, delete_job, kill_tasks, put_job, run_now, runs_by_job
 from corral.core.ids import AgentId
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -123,15 +124,16 @@ def test_invalid_json_is_a_400(client: TestClient) -> None:
         ("GET", "/v1/scheduler/job/stat/ghost"),
     ],
 )
-def test_unknown_jobs_get_404(client: TestClient, method: str, path: str) -> None:
+def test_unknown_jobs_get_400_as_upstream(client: TestClient, method: str, path: str) -> None:
     r = client.request(method, path)
-    assert r.status_code == 404 and r.json() == {"status": "Not Found", "message": "job 'ghost' not found"}
+    assert r.status_code == 400 and r.json() == {"status": "Bad Request", "message": "job 'ghost' not found"}
+    assert r.headers["content-type"] == "application/json"
 
 
 def test_run_now_queues_a_run_and_delete_removes_the_job(client: TestClient, backend: FakeBackend) -> None:
     client.post("/v1/scheduler/iso8601", json=job("a"))
     assert client.put("/v1/scheduler/job/a").status_code == 204
-    [run] = backend.state.runs.values()
+    [run] = backend.state.live_runs()
     assert run.manual and run.state is RunState.QUEUED
     assert client.get("/v1/scheduler/jobs/summary").json()["jobs"][0]["state"] == "queued"
     assert client.delete("/v1/scheduler/job/a").status_code == 204
@@ -149,7 +151,7 @@ def test_task_kill_kills_active_runs(client: TestClient, backend: FakeBackend) -
     client.post("/v1/scheduler/iso8601", json=job("a"))
     running = Run(job="a", due=NOW, queued_at=NOW, state=RunState.RUNNING, agent_id=AgentId("s1"))
     backend.state = backend.state.__class__(
-        jobs=backend.state.jobs, runs={running.task_id: running}, stats=backend.state.stats
+        jobs=backend.state.jobs, runs=runs_by_job([running]), stats=backend.state.stats
     )
     assert client.delete("/v1/scheduler/task/kill/a").status_code == 204
     assert backend.kills == [running.task_id]
@@ -206,11 +208,53 @@ def test_job_stat_lists_run_history(client: TestClient, backend: FakeBackend) ->
         agent_id=AgentId("s1"),
         message="Command exited with status 2",
     )
-    backend.state = backend.state.__class__(jobs=backend.state.jobs, runs={done.task_id: done})
+    backend.state = backend.state.__class__(jobs=backend.state.jobs, runs=runs_by_job([done]))
     [item] = client.get("/v1/scheduler/job/stat/a").json()["taskStatHistory"]
     assert item["taskId"] == "ct:1767225600000:0:a:" and item["slaveId"] == "s1"
     assert item["exitStatus"] == 2 and item["sandbox"] == "http://master/ct:1767225600000:0:a:"
     assert item["startTime"] == "01/01/26 00:00:00"
+
+
+def test_the_history_carries_iso_instants_and_a_sandbox_link(
+    client: TestClient, backend: FakeBackend
+) -> None:
+    client.post("/v1/scheduler/iso8601", json=job("a"))
+    done = Run(
+        job="a",
+        due=NOW,
+        queued_at=NOW,
+        state=RunState.SUCCEEDED,
+        launched_at=NOW,
+        started_at=datetime(2026, 1, 1, 0, 0, 0, 250_000, tzinfo=UTC),
+        ended_at=datetime(2026, 1, 1, 0, 0, 3, tzinfo=UTC),
+        agent_id=AgentId("s1"),
+        hostname="host-1",
+    )
+    backend.state = ChronosState(jobs=backend.state.jobs, runs=runs_by_job([done]))
+    [item] = client.get("/v1/scheduler/job/stat/a").json()["taskStatHistory"]
+    assert (
+        item["launchedAt"] == "2026-01-01T00:00:00.000Z" and item["startedAt"] == "2026-01-01T00:00:00.250Z"
+    )
+    assert item["endedAt"] == "2026-01-01T00:00:03.000Z" and item["duration"] == "2s"
+    assert item["exitStatus"] == 0 and item["hostname"] == "host-1"
+    path = "/frameworks/fw-1/executors/ct:1767225600000:0:a:/runs/latest"
+    assert sandbox_url("m:5050", "fw-1", done) == f"http://m:5050/files/browse?path={quote(path, safe='')}"
+    assert sandbox_url("m:5050", None, done) is None  # not subscribed yet: no framework id
+
+
+def test_an_unexpected_failure_is_a_json_500(backend: FakeBackend) -> None:
+    async def broken(job: Job) -> None:
+        raise RuntimeError("the store is gone")
+
+    backend.save_job = broken  # type: ignore[method-assign]
+    r = TestClient(make_app(backend), raise_server_exceptions=False).post(
+        "/v1/scheduler/iso8601", json=job("a")
+    )
+    assert r.status_code == 500 and r.headers["content-type"] == "application/json"
+    assert r.json() == {
+        "status": "Internal Server Error",
+        "message": "POST /v1/scheduler/iso8601 failed: RuntimeError: the store is gone",
+    }
 
 
 def test_ping_metrics_and_unknown_paths(client: TestClient) -> None:

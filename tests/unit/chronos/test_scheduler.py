@@ -9,8 +9,12 @@ import itertools
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from corral.chronos.model import Job
 from corral.chronos.runs import Run, RunState
+from corral.chronos.schedule import CronSchedule, due_between, utc
 from corral.chronos.scheduler import (
     ChronosState,
     Decision,
@@ -31,6 +35,7 @@ from corral.core.resources import Resources
 from corral.core.task_state import TaskState
 from corral.protocol.mesos import Offer
 from corral.protocol.scheduler import Launch
+from corral.testing.clock import FakeClock
 
 T0 = datetime(2026, 1, 1, 0, 0, 0, tzinfo=UTC)
 CONFIG = SchedulerConfig(retry_delay=10.0, revive_lead=2.0, hold=3.0)
@@ -109,7 +114,9 @@ def test_replanning_a_slot_that_has_a_run_launches_nothing() -> None:
     # A crash after the run was stored but before the advanced schedule was: the slot is planned again.
     stale = replace(d.state, jobs=s.jobs)
     d2 = decide(stale, [offer()], at(11), config=CONFIG)
-    assert launched_ids(d2) == [] and d2.state.runs[TaskId(task_id)].state is RunState.LAUNCHED
+    assert launched_ids(d2) == []
+    run = d2.state.run(TaskId(task_id))
+    assert run is not None and run.state is RunState.LAUNCHED
 
 
 def test_a_missed_run_within_epsilon_launches_once_and_older_slots_are_skipped() -> None:
@@ -134,7 +141,7 @@ def test_a_queued_run_that_waits_past_epsilon_is_skipped() -> None:
     assert launched_ids(d) == [] and job_state_text(d.state, "j") == "queued"
     d = decide(d.state, [offer()], at(7), config=CONFIG)
     assert job_state_text(d.state, "j") == "idle" and d.state.stats["j"].skipped == 1
-    assert [r.state for r in d.state.runs.values()] == [RunState.SKIPPED]
+    assert [r.state for r in d.state.runs_of("j")] == [RunState.SKIPPED]
 
 
 def test_failures_are_retried_then_counted() -> None:
@@ -228,7 +235,7 @@ def test_disabled_jobs_never_run() -> None:
         assert launched_ids(decide(s, [offer()], at(t), config=CONFIG)) == []
     s = run_now(s, "off", at(21))
     d = decide(s, [offer()], at(21), config=CONFIG)
-    assert launched_ids(d) == [] and [r.message for r in d.state.runs.values()] == ["job disabled"]
+    assert launched_ids(d) == [] and [r.message for r in d.state.runs_of("off")] == ["job disabled"]
 
 
 def test_r_count_decrements_and_the_job_expires_after_its_last_success() -> None:
@@ -315,3 +322,124 @@ def test_a_status_for_an_unknown_chronos_task_kills_it() -> None:
 def test_runs_round_trip_through_json() -> None:
     run = Run(job="j", due=at(1.5), attempt=2, queued_at=at(0), state=RunState.FAILED, message="exited 3")
     assert Run.from_json(run.to_json()) == run and run.exit_status == 3
+
+
+def test_an_accept_with_more_due_soon_returns_the_rest_of_the_offer_at_once() -> None:
+    # Rule 5: the rest of the offer comes back unfiltered and re-offered now, for the run due 1 s later.
+    s = state_of(job("a", "R/2026-01-01T00:00:10Z/PT60S"), job("b", "R/2026-01-01T00:00:11Z/PT60S"))
+    d = decide(s, [offer()], at(10), config=CONFIG)
+    [accept] = d.plan.accepts
+    assert accept.refuse_seconds == 0.0 and d.plan.revive and not d.plan.suppress
+    assert d.wake == at(11)  # offers are flowing: no revive lead to wake for
+    # Nothing else due soon: the rest is refused for a while, and no revive.
+    lone = decide(state_of(job("a", "R/2026-01-01T00:00:10Z/PT60S")), [offer()], at(10), config=CONFIG)
+    [accept] = lone.plan.accepts
+    assert accept.refuse_seconds == CONFIG.busy_refuse and not lone.plan.revive
+
+
+def test_next_wake_adds_the_revive_lead_only_while_offers_are_suppressed() -> None:
+    s = state_of(job("a", "R/2026-01-01T00:00:10Z/PT60S"))
+    assert next_wake(s, at(0), CONFIG, suppressed=True) == at(8)
+    assert next_wake(s, at(0), CONFIG, suppressed=False) == at(10)
+    d = decide(s, [], at(0), config=CONFIG)  # nothing wanted: it suppresses, so it wakes to revive
+    assert d.plan.suppress and d.wake == at(8)
+
+
+def test_a_turn_with_nothing_due_changes_nothing() -> None:
+    # The store writes what changed: an idle turn must leave the state as it was, cron jobs included.
+    s = state_of(job("iso"), job("cron", "*/5 * * * *"))
+    first = decide(s, [], at(1), config=CONFIG).state  # a cron job starts counting its slots from now
+    assert first.stats_of("cron").handled_through == at(1)
+    assert decide(first, [], at(5), config=CONFIG).state is first
+
+
+def test_the_run_time_limit_is_the_tasks_max_completion_time() -> None:
+    s = state_of(job("limited", "R/2026-01-01T00:00:00Z/PT60S", maxCompletionTime=90))
+    [accept] = decide(s, [offer()], at(0), config=CONFIG).plan.accepts
+    [op] = accept.operations
+    assert isinstance(op, Launch) and op.tasks[0].max_completion_time == 90.0
+    [accept] = decide(state_of(job("free")), [offer()], at(10), config=CONFIG).plan.accepts
+    [op] = accept.operations
+    assert isinstance(op, Launch) and op.tasks[0].max_completion_time is None
+
+
+def test_history_keeps_the_last_finished_runs_and_forgets_a_deleted_jobs() -> None:
+    config = replace(CONFIG, history_limit=2)
+    s = state_of(job("t", "R/2026-01-01T00:00:00Z/PT10S"))
+    for i in range(4):
+        d = decide(s, [offer()], at(10 * i), config=config)
+        s, _ = on_status(
+            d.state,
+            task_id=TaskId(launched_ids(d)[0]),
+            task_state=TaskState.TASK_FINISHED,
+            now=at(10 * i + 1),
+            config=config,
+        )
+    assert [r.due for r in s.runs_of("t")] == [at(20), at(30)]
+    d = decide(s, [offer()], at(40), config=config)
+    [running] = launched_ids(d)
+    s, _ = delete_job(d.state, "t", at(41))
+    assert [r.task_id for r in s.runs_of("t")] == [running]  # still running: its end is still to come
+    s, _ = on_status(s, task_id=TaskId(running), task_state=TaskState.TASK_KILLED, now=at(42), config=config)
+    assert s.runs_of("t") == [] and "t" not in s.runs
+
+
+def test_a_run_takes_the_smallest_offer_that_fits_and_keeps_the_other_in_hand() -> None:
+    s = state_of(job("a", "R/2026-01-01T00:00:10Z/PT60S"), job("b", "R/2026-01-01T00:00:11Z/PT60S"))
+    small, big = offer(cpus=0.5, mem=256), offer(cpus=8)
+    d = decide(s, [big, small], at(10), config=CONFIG)
+    [accept] = d.plan.accepts
+    assert accept.offer_ids == (small.id,) and accept.refuse_seconds == 0.0
+    assert d.held == (big,) and not d.plan.revive  # the big offer serves b: no revive needed
+
+
+def test_a_ready_run_with_no_offer_in_hand_revives() -> None:
+    s = state_of(job("a", "R/2026-01-01T00:00:10Z/PT60S"))
+    d = decide(s, [], at(10), config=CONFIG)  # due, and the offer it was waiting for has not come
+    assert d.plan.revive and d.state.has_queued("a")
+    d = decide(d.state, [offer(cpus=0.01)], at(10.5), config=CONFIG)  # too small: refused briefly, no revive
+    assert not d.plan.revive and [x.refuse_seconds for x in d.plan.declines] == [CONFIG.busy_refuse]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    schedules=st.lists(
+        st.sampled_from(
+            ["R/2026-03-28T23:59:30Z/PT7M", "R5/2026-03-29T00:00:00Z/PT1H", "*/5 * * * *", "0 2 * * *"]
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+    zone=st.sampled_from(["", "Europe/Paris", "America/New_York"]),
+    steps=st.lists(st.floats(0.1, 1800.0), min_size=1, max_size=60),
+    epsilon=st.sampled_from(["", "PT1S", "PT10M"]),
+)
+def test_every_slot_is_launched_or_skipped_exactly_once_across_a_dst_change(
+    schedules: list[str], zone: str, steps: list[float], epsilon: str
+) -> None:
+    # decide() ticking on a fake clock at irregular steps through Europe's spring-forward night; every run
+    # ends at once. What it launched and skipped must account for each slot once (chronos.md k).
+    clock = FakeClock(datetime(2026, 3, 28, 23, 59, tzinfo=UTC).timestamp())
+    begin = utc(clock.now())
+    fields: dict[str, object] = {"scheduleTimeZone": zone}
+    if epsilon:
+        fields["epsilon"] = epsilon
+    jobs = [job(f"j{i}", text, **fields) for i, text in enumerate(schedules)]
+    s = state_of(*jobs)
+    launches: dict[str, list[datetime]] = {j.name: [] for j in jobs}  # the history keeps only the latest runs
+    for step in [0.0, *steps]:  # the first turn right when the jobs are saved, as the runtime does
+        clock.advance(step)
+        d = decide(s, [offer()], utc(clock.now()), config=CONFIG)
+        s = d.state
+        for run in d.launched:
+            launches[run.job].append(run.due)
+            s = report(s, run.task_id, TaskState.TASK_FINISHED, utc(clock.now()))
+    end = utc(clock.now())
+    for j in jobs:
+        assert j.schedule is not None
+        created = begin if isinstance(j.schedule, CronSchedule) else j.schedule.start - timedelta(seconds=1)
+        slots = due_between(j.schedule, created, end, limit=100_000)
+        launched = launches[j.name]
+        assert len(launched) == len(set(launched))  # never twice
+        assert set(launched) <= set(slots)
+        assert len(launched) + s.stats_of(j.name).skipped == len(slots)  # none lost

@@ -10,7 +10,7 @@ from pathlib import Path
 from corral.chronos.dag import DependencyProgress
 from corral.chronos.model import Job
 from corral.chronos.runs import Run, RunState
-from corral.chronos.scheduler import ChronosState, put_job
+from corral.chronos.scheduler import ChronosState, put_job, runs_by_job
 from corral.chronos.stats import JobStats
 from corral.chronos.store import ChronosStore
 from corral.coord.local import SqliteStore
@@ -32,7 +32,7 @@ async def test_state_round_trips_through_sqlite(tmp_path: Path) -> None:
     state = put_job(put_job(ChronosState(), job("a b")), job("c", parents=["a b"]))
     state = ChronosState(
         jobs=state.jobs,
-        runs={run.task_id: run},
+        runs=runs_by_job([run]),
         stats={"a b": JobStats(durations=(1.5,), skipped=2)},
         progress=DependencyProgress(succeeded=frozenset({("a b", "c")})),
     )

@@ -1,14 +1,14 @@
-// forms.js: modal dialogs and labelled form controls for Corral's UIs (Marathon's app form, Chronos's job form),
-// built on core.js. Every control gets an id and a <label for> so it is reachable by its label text.
+// forms.js: modal dialogs and labelled form controls for Corral's UIs (Marathon's app form, Chronos's job
+// form), built on core.js. Every control gets an id and a <label for> so it is reachable by its label text.
 //
 //   openDialog({title, body, actions, wide?}) -> {el, close(), showError(err)}
 //       A modal <dialog> with a Cancel button; Esc closes it. actions: [{label, kind?: "primary" | "danger",
 //       run: async () => any}]: the first primary action is also the form's submit (Enter). The dialog closes
 //       when `run` resolves to anything but false; an error it throws is shown inside the dialog.
-//   formDialog({title, fields: {el, fill(obj), read(base) -> obj}, value, jsonLabel, saveLabel, save}) -> dialog
-//       openDialog over one object with a Form / JSON mode switch: the form edits it field by field, JSON mode
-//       as text; switching carries it across, so keys the form has no control for are kept. save(obj) runs as
-//       the primary action (resolve to false to keep the dialog open).
+//   formDialog({title, fields: {el, fill(obj), read(base) -> obj}, value, jsonLabel, saveLabel, save})
+//       -> dialog: openDialog over one object with a Form / JSON mode switch: the form edits it field by
+//       field, JSON mode as text; switching carries it across, so keys the form has no control for are
+//       kept. save(obj) runs as the primary action (resolve to false to keep the dialog open).
 //   confirmDialog(title, text, {label?, kind?}) -> Promise<boolean>
 //   describeError(err) -> string                   the message, plus Marathon's 422 `details` (path: errors)
 //   field(label, control, hint?) -> <div class=field>
@@ -39,7 +39,11 @@ export function openDialog({ title, body, actions = [], wide = false }) {
   const buttons = actions.map((action) =>
     action === primary
       ? h("button", { type: "submit", class: action.kind }, action.label)
-      : h("button", { type: "button", class: action.kind || null, onclick: () => perform(action) }, action.label),
+      : h(
+          "button",
+          { type: "button", class: action.kind || null, onclick: () => perform(action) },
+          action.label,
+        ),
   );
   const form = h(
     "form",
@@ -94,8 +98,16 @@ export function formDialog({ title, fields, value, jsonLabel, saveLabel, save })
   let jsonMode = false;
   const json = textarea({ class: "json-editor", spellcheck: "false", "aria-label": jsonLabel });
   const jsonPane = h("div", { hidden: true }, json);
-  const formButton = h("button", { type: "button", "aria-pressed": "true", onclick: () => setMode(false) }, "Form");
-  const jsonButton = h("button", { type: "button", "aria-pressed": "false", onclick: () => setMode(true) }, "JSON mode");
+  const formButton = h(
+    "button",
+    { type: "button", "aria-pressed": "true", onclick: () => setMode(false) },
+    "Form",
+  );
+  const jsonButton = h(
+    "button",
+    { type: "button", "aria-pressed": "false", onclick: () => setMode(true) },
+    "JSON mode",
+  );
   fields.fill(base);
 
   function current() {
@@ -127,7 +139,11 @@ export function formDialog({ title, fields, value, jsonLabel, saveLabel, save })
   const dialog = openDialog({
     title,
     wide: true,
-    body: [h("div", { class: "mode-switch", role: "group", "aria-label": "Mode" }, formButton, jsonButton), fields.el, jsonPane],
+    body: [
+      h("div", { class: "mode-switch", role: "group", "aria-label": "Mode" }, formButton, jsonButton),
+      fields.el,
+      jsonPane,
+    ],
     actions: [{ label: saveLabel, kind: "primary", run: () => save(current()) }],
   });
   return dialog;
@@ -172,7 +188,9 @@ export function select(options, attrs = {}) {
   const el = h(
     "select",
     rest,
-    options.map((o) => (Array.isArray(o) ? h("option", { value: o[0] }, o[1]) : h("option", { value: o }, o))),
+    options.map((o) =>
+      Array.isArray(o) ? h("option", { value: o[0] }, o[1]) : h("option", { value: o }, o),
+    ),
   );
   if (value !== undefined) el.value = value;
   return el;
@@ -189,8 +207,14 @@ export function rowsEditor({ columns, rows = [], addLabel = "Add" }) {
 
   function control(column, value, index) {
     const label = `${column.label} ${index + 1}`;
-    if (column.options) return select(column.options, { value: value ?? column.options[0], "aria-label": label });
-    return input({ type: column.type || "text", value: value ?? "", placeholder: column.placeholder || "", "aria-label": label });
+    if (column.options)
+      return select(column.options, { value: value ?? column.options[0], "aria-label": label });
+    return input({
+      type: column.type || "text",
+      value: value ?? "",
+      placeholder: column.placeholder || "",
+      "aria-label": label,
+    });
   }
 
   function addRow(values = []) {
