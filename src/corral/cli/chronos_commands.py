@@ -2,7 +2,8 @@
 the Chronos service `corral dev` runs beside its master.
 
 Flags are read from the command line, then from `CHRONOS_<FLAG>` (the packaged daemon's environment
-convention). State lives in a SQLite file under `--work_dir` behind the Store port.
+convention). State lives in a SQLite file under `--work_dir`, or, with `--zk_hosts`, in ZooKeeper under
+`--zk_path`, where the instances elect a leader and the others proxy the API to it.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import click
 from corral.chronos.runtime import ChronosConfig, ChronosRuntime
 from corral.chronos.scheduler import SchedulerConfig
 from corral.cli.dev_plan import DevPlan
-from corral.cli.flags import MASTER, flag, log_level_flag, setup_logging
+from corral.cli.flags import CHRONOS_CONFIG, MASTER, daemon_command, flag, log_level_flag, setup_logging
 from corral.cli.runner import (
     Service,
     bind_daemon,
@@ -27,6 +28,9 @@ from corral.cli.runner import (
     start_daemon,
 )
 from corral.coord.local import SqliteStore
+from corral.coord.zk_url import InvalidUrl, parse_zk_url, str_masked
+from corral.coord.zookeeper import ZooKeeper
+from corral.frameworks.leadership import LeaderProxy, Leadership
 
 STATE_FILE = "chronos.db"
 DEFAULT_FAILURE_RETRY_MS = 60_000
@@ -67,8 +71,23 @@ def dev_chronos_service(
     return chronos_service(config, sock)
 
 
-@click.command()
-@_chronos_flag("master", callback=MASTER, default="127.0.0.1:5050", help="The Mesos master, host:port.")
+def _zk_hosts(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        parse_zk_url(f"zk://{value}/")
+    except InvalidUrl as e:
+        raise click.BadParameter(str(e), ctx=ctx, param=param) from None
+    return value
+
+
+@daemon_command(CHRONOS_CONFIG)
+@_chronos_flag(
+    "master",
+    callback=MASTER,
+    default="127.0.0.1:5050",
+    help="The Mesos master: host:port, or zk://host1:2181,host2:2181/mesos to follow the leader.",
+)
 @_chronos_flag("http_address", default="127.0.0.1", help="The address to listen on.")
 @_chronos_flag("http_port", type=click.IntRange(0, 65535), default=4400, help="The port to listen on.")
 @_chronos_flag("hostname", help="The hostname to advertise (default: --http_address).")
@@ -83,7 +102,17 @@ def dev_chronos_service(
     "work_dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=Path(".corral/chronos"),
-    help="Where Chronos keeps its state (a SQLite file).",
+    help="Where Chronos keeps its state (a SQLite file) when it runs without --zk_hosts.",
+)
+@_chronos_flag(
+    "zk_hosts",
+    callback=_zk_hosts,
+    help="ZooKeeper servers (h1:2181,h2:2181): state and leader election in ZooKeeper; instances that "
+    "share them elect one leader and the others proxy the API to it.",
+)
+@_chronos_flag("zk_path", default="/chronos/state", help="Chronos's path in ZooKeeper.")
+@_chronos_flag(
+    "zk_timeout", type=click.IntRange(1), default=10000, help="ZooKeeper session timeout in milliseconds."
 )
 @log_level_flag()
 def chronos(
@@ -95,6 +124,9 @@ def chronos(
     framework_name: str,
     failure_retry: int,
     work_dir: Path,
+    zk_hosts: str | None,
+    zk_path: str,
+    zk_timeout: int,
     log_level: str,
 ) -> int:
     """Run Chronos: scheduled and dependent jobs on the master's offers, with Chronos's REST API."""
@@ -109,9 +141,27 @@ def chronos(
         work_dir=work_dir.absolute(),
         scheduler=SchedulerConfig(retry_delay=failure_retry / 1000.0),
     )
-    click.echo(f"Corral chronos on http://{http_address}:{config.http_port}, master {master}")
+    try:
+        zk = None if zk_hosts is None else parse_zk_url(f"zk://{zk_hosts}{zk_path}")
+    except InvalidUrl as e:
+        raise click.BadParameter(str(e), param_hint="'--zk_path'") from None
+    stored = f"state in {zk}" if zk is not None else f"state in {config.work_dir / STATE_FILE}"
+    where = f"http://{http_address}:{config.http_port}"
+    click.echo(f"Corral chronos on {where}, master {str_masked(master)}, {stored}")
 
     async def main() -> None:
-        await serve_all([chronos_service(config, sock)])
+        if zk is None:
+            await serve_all([chronos_service(config, sock)])
+            return
+        async with ZooKeeper(zk, session_timeout=zk_timeout / 1000) as session:
+            runtime = ChronosRuntime(config, session.store(zk.path))
+            leadership = Leadership(f"{config.hostname}:{config.http_port}")
+            app = LeaderProxy(runtime.app, leadership, local=("/ping",))
+            path = zk.child("leader")
+
+            async def run() -> None:
+                await leadership.run(session, path, runtime.run, what="chronos")
+
+            await serve_all([Service("chronos", app, sock, run)])
 
     return start_daemon(main)
