@@ -41,11 +41,12 @@ def free_ports(count: int, host: str = HOST) -> list[int]:
 
 
 def wait_for(check: Callable[[], T | None], *, timeout: float, interval: float = 0.05, what: str) -> T:
-    """Call `check` until it returns something but None or False; TimeoutError at the deadline."""
+    """Call `check` until it returns something truthy (not None, False, 0 or empty); TimeoutError at the
+    deadline. An empty list is "not yet": a check returning the running tasks waits for one."""
     deadline = time.monotonic() + timeout
     while True:
         result = check()
-        if result is not None and result is not False:
+        if result:
             return result
         if time.monotonic() >= deadline:
             raise TimeoutError(f"timed out after {timeout:g}s waiting for {what}")
