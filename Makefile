@@ -43,9 +43,11 @@ bench: $(STAMP)
 	$(BIN)/python bench/launch.py $(ARGS)
 	$(BIN)/python bench/allocator.py --agents 10000 --frameworks 1000
 	$(BIN)/python bench/scale.py
-	$(BIN)/python bench/lb.py
 	$(BIN)/python bench/agent_cost.py
+	$(BIN)/python bench/failover.py
+	$(BIN)/python bench/lb.py
 	$(BIN)/python bench/chronos_bench.py
+	$(BIN)/python bench/marathon_bench.py
 
 fmt: $(STAMP)
 	$(BIN)/ruff format src tests bench

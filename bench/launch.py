@@ -69,7 +69,7 @@ def _scalar(offer: JsonObject, name: str) -> float:
     return total
 
 
-def _task_info(index: int, agent_id: JsonValue) -> JsonValue:
+def _task_info(index: int, agent_id: JsonValue, command: str) -> JsonValue:
     return {
         "name": f"bench-{index}",
         "task_id": {"value": f"bench-{index}"},
@@ -78,7 +78,7 @@ def _task_info(index: int, agent_id: JsonValue) -> JsonValue:
             {"name": "cpus", "type": "SCALAR", "scalar": {"value": TASK_CPUS}},
             {"name": "mem", "type": "SCALAR", "scalar": {"value": TASK_MEM}},
         ],
-        "command": {"value": "true"},
+        "command": {"value": command},
     }
 
 
@@ -163,6 +163,8 @@ class Bench:
     host: str
     port: int
     tasks: int
+    command: str = "true"
+    until: str = "TASK_FINISHED"  # the state that ends a task's part in the run (marathon_bench: RUNNING)
     launched: int = 0
     finished: int = 0
     acknowledged: int = 0
@@ -202,7 +204,8 @@ class Bench:
                 decline: JsonObject = {"offer_ids": [offer.get("id")], "filters": {"refuse_seconds": 3600}}
                 self.call("DECLINE", orjson.dumps(decline))
                 continue
-            infos = [_task_info(self.launched + i, offer.get("agent_id")) for i in range(count)]
+            agent_id = offer.get("agent_id")
+            infos = [_task_info(self.launched + i, agent_id, self.command) for i in range(count)]
             self.launched += count
             operations: list[JsonValue] = [
                 {"type": "LAUNCH", "launch": {"task_infos": infos[i : i + PER_LAUNCH]}}
@@ -227,13 +230,13 @@ class Bench:
             self.call("ACKNOWLEDGE", orjson.dumps(ack))
             self.acknowledged += 1
         state = status.get("state")
-        if state == "TASK_FINISHED":
+        if state == self.until:
             self.finished += 1
         elif isinstance(state, str) and state in FAILED:
             self.failed[state] = self.failed.get(state, 0) + 1
         else:
             return
-        if self.finished + sum(self.failed.values()) >= self.tasks:
+        if self.last_finished is None and self.finished + sum(self.failed.values()) >= self.tasks:
             self.last_finished = time.perf_counter()
             self.done.set()
 
@@ -378,6 +381,10 @@ def main() -> int:
     parser.add_argument("--tasks", type=int, default=1000, help="number of tasks (default 1000)")
     parser.add_argument("--timeout", type=float, default=300.0, help="give up after this many seconds")
     parser.add_argument(
+        "--isolation",
+        help="the agent's --isolation (default: corral dev's choice, cgroups where they are writable)",
+    )
+    parser.add_argument(
         "--resources", default="cpus:1000;mem:1000000;disk:1000000", help="the agent's --resources"
     )
     parser.add_argument(
@@ -391,7 +398,10 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory(prefix="corral-bench-", dir=args.work_root) as tmp:
         try:
-            dev = start_dev(Path(tmp), resources=args.resources, extra_args=["--log_level", "warning"])
+            isolation = ["--isolation", args.isolation] if args.isolation else []
+            dev = start_dev(
+                Path(tmp), resources=args.resources, extra_args=["--log_level", "warning", *isolation]
+            )
         except ProcessError as e:
             print(f"bench: corral dev did not start: {e}", file=sys.stderr)
             return 1

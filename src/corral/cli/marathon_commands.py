@@ -14,7 +14,15 @@ from typing import Any
 import click
 
 from corral.cli.dev_plan import DevPlan
-from corral.cli.flags import MASTER, flag, log_level_flag, setup_logging
+from corral.cli.flags import (
+    MARATHON_CONFIG,
+    MASTER,
+    ZK,
+    daemon_command,
+    flag,
+    log_level_flag,
+    setup_logging,
+)
 from corral.cli.runner import (
     Service,
     bind_daemon,
@@ -23,6 +31,9 @@ from corral.cli.runner import (
     serve_all,
     start_daemon,
 )
+from corral.coord.zk_url import ZkUrl, str_masked
+from corral.coord.zookeeper import ZooKeeper
+from corral.frameworks.leadership import LeaderProxy, Leadership
 from corral.marathon.runtime import MarathonConfig
 from corral.marathon.service import MarathonService
 
@@ -41,12 +52,17 @@ def dev_marathon_service(plan: DevPlan, work_dir: Path, sock: socket.socket) -> 
     )
     state_dir = work_dir / "marathon"
     make_dirs(state_dir)
-    service = MarathonService(config, state_dir / STATE_FILE)
+    service = MarathonService.with_sqlite(config, state_dir / STATE_FILE)
     return Service("marathon", service.app, sock, service.run)
 
 
-@click.command()
-@_marathon_flag("master", callback=MASTER, default="127.0.0.1:5050", help="The Mesos master, host:port.")
+@daemon_command(MARATHON_CONFIG)
+@_marathon_flag(
+    "master",
+    callback=MASTER,
+    default="127.0.0.1:5050",
+    help="The Mesos master: host:port, or zk://host1:2181,host2:2181/mesos to follow the leader.",
+)
 @_marathon_flag("http_address", default="127.0.0.1", help="The address to listen on.")
 @_marathon_flag("http_port", type=click.IntRange(0, 65535), default=8080, help="The port to listen on.")
 @_marathon_flag("hostname", help="The hostname to advertise (default: --http_address).")
@@ -58,10 +74,28 @@ def dev_marathon_service(plan: DevPlan, work_dir: Path, sock: socket.socket) -> 
     help="Seconds the master keeps Marathon's tasks after it disconnects.",
 )
 @_marathon_flag(
+    "reconciliation_interval",
+    type=click.IntRange(1),
+    default=600000,
+    help="Milliseconds between reconciliations of Marathon's tasks with the master.",
+)
+@_marathon_flag(
     "work_dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=Path(".corral/marathon"),
-    help="Where Marathon keeps its state (a SQLite file).",
+    help="Where Marathon keeps its state (a SQLite file) when it runs without --zk.",
+)
+@_marathon_flag(
+    "zk",
+    callback=ZK,
+    help="ZooKeeper URL for Marathon's state and leader election, e.g. zk://h1:2181,h2:2181/marathon. "
+    "Instances sharing it elect one leader; the others proxy the API to it.",
+)
+@_marathon_flag(
+    "zk_session_timeout",
+    type=click.IntRange(1),
+    default=10000,
+    help="ZooKeeper session timeout in milliseconds.",
 )
 @log_level_flag()
 def marathon(
@@ -72,7 +106,10 @@ def marathon(
     hostname: str | None,
     framework_name: str,
     failover_timeout: float,
+    reconciliation_interval: int,
     work_dir: Path,
+    zk: ZkUrl | None,
+    zk_session_timeout: int,
     log_level: str,
 ) -> int:
     """Run Marathon: long-running apps on the master's offers, with the v2 REST API."""
@@ -85,13 +122,29 @@ def marathon(
         http_port=bound_port(sock),
         framework_name=framework_name,
         failover_timeout=failover_timeout,
+        reconciliation_interval=reconciliation_interval / 1000,
     )
-    click.echo(f"Corral marathon on http://{http_address}:{config.http_port}, master {master}")
-
+    stored = f"state in {zk}" if zk is not None else f"state in {work_dir / STATE_FILE}"
+    click.echo(
+        f"Corral marathon on http://{http_address}:{config.http_port}, master {str_masked(master)}, {stored}"
+    )
+    session_timeout = zk_session_timeout / 1000
     state_path = work_dir.absolute() / STATE_FILE
 
     async def main() -> None:
-        service = MarathonService(config, state_path)
-        await serve_all([Service("marathon", service.app, sock, service.run)])
+        if zk is None:
+            service = MarathonService.with_sqlite(config, state_path)
+            await serve_all([Service("marathon", service.app, sock, service.run)])
+            return
+        async with ZooKeeper(zk, session_timeout=session_timeout) as session:
+            service = MarathonService(config, session.store(zk.path), zk_session_timeout=session_timeout)
+            leadership = Leadership(f"{config.hostname}:{config.http_port}")
+            app = LeaderProxy(service.app, leadership, local=("/ping",))
+            path = zk.child("leader")
+
+            async def run() -> None:
+                await leadership.run(session, path, service.run, what="marathon")
+
+            await serve_all([Service("marathon", app, sock, run)])
 
     return start_daemon(main)

@@ -22,7 +22,7 @@ RestartApplication is realized by `restart_step`, re-evaluated on every change (
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
@@ -100,30 +100,67 @@ def is_scale_only_change(old: AppDefinition, new: AppDefinition) -> bool:
     return replace(new, instances=old.instances) == old
 
 
-def dependency_depths(apps: Mapping[PathId, AppDefinition]) -> dict[PathId, int]:
-    """Longest dependency path from each app; a dependency on a group means every app inside it."""
-    depths: dict[PathId, int] = {}
-    visiting: set[PathId] = set()
+def dependency_edges(
+    apps: Mapping[PathId, AppDefinition], group_dependencies: Mapping[PathId, Sequence[PathId]] | None = None
+) -> dict[PathId, frozenset[PathId]]:
+    """The apps each app waits for (upstream `RootGroup.applicationDependencies`): those its dependencies
+    include (a dependency on a group means every app inside it), and those the dependencies of every group
+    around it include. Apps that wait for nothing are left out."""
+    inherited = [(g, deps) for g, deps in (group_dependencies or {}).items() if deps]
+    under: dict[PathId, list[PathId]] = {}  # every path -> the apps at or below it, built only if needed
+    edges: dict[PathId, frozenset[PathId]] = {}
+    for app_id, app in apps.items():
+        deps = list(app.dependencies)
+        for group_id, group_deps in inherited:
+            if group_id.includes(app_id):
+                deps += group_deps
+        if not deps:
+            continue
+        if not under:
+            for other in apps:
+                for n in range(len(other.segments) + 1):
+                    under.setdefault(PathId(other.segments[:n]), []).append(other)
+        prerequisites = frozenset(o for d in deps for o in under.get(d, ()) if o != app_id)
+        if prerequisites:
+            edges[app_id] = prerequisites
+    return edges
 
-    def depth(app_id: PathId) -> int:
-        if app_id in depths:
-            return depths[app_id]
-        if app_id in visiting:  # a cycle (validation rejects them): break it here
-            return 0
-        visiting.add(app_id)
-        deps = [
-            other
-            for dep in apps[app_id].dependencies
-            for other in apps
-            if other != app_id and dep.includes(other)
-        ]
-        depths[app_id] = 1 + max(map(depth, deps)) if deps else 0
-        visiting.discard(app_id)
-        return depths[app_id]
 
-    for app_id in sorted(apps):
-        depth(app_id)
-    return depths
+def _longest_paths(
+    apps: Iterable[PathId], edges: Mapping[PathId, frozenset[PathId]]
+) -> tuple[dict[PathId, int], bool]:
+    """Longest dependency path from each app (Kahn's order, no recursion), and whether a cycle was left."""
+    depths = dict.fromkeys(apps, 0)
+    waiting = {a: len(deps) for a, deps in edges.items()}
+    dependents: dict[PathId, list[PathId]] = {}
+    for app_id, deps in edges.items():
+        for dep in deps:
+            dependents.setdefault(dep, []).append(app_id)
+    ready = [a for a in dependents if a not in waiting]
+    done = 0
+    while ready:
+        app_id = ready.pop()
+        if app_id in edges:
+            depths[app_id] = 1 + max(depths.get(d, 0) for d in edges[app_id])
+            done += 1
+        for dependent in dependents.get(app_id, ()):
+            waiting[dependent] -= 1
+            if waiting[dependent] == 0:
+                ready.append(dependent)
+    return depths, done < len(edges)  # apps in or behind a cycle (validation refuses those) keep depth 0
+
+
+def dependency_depths(
+    apps: Mapping[PathId, AppDefinition], group_dependencies: Mapping[PathId, Sequence[PathId]] | None = None
+) -> dict[PathId, int]:
+    return _longest_paths(apps, dependency_edges(apps, group_dependencies))[0]
+
+
+def has_dependency_cycle(
+    apps: Mapping[PathId, AppDefinition], group_dependencies: Mapping[PathId, Sequence[PathId]] | None = None
+) -> bool:
+    """Upstream's "Dependency graph has cyclic dependencies." check."""
+    return _longest_paths((), dependency_edges(apps, group_dependencies))[1]
 
 
 def plan_deployment(
@@ -134,8 +171,10 @@ def plan_deployment(
     version: str,
     restart: frozenset[PathId] = frozenset(),
     sentenced: Mapping[PathId, tuple[InstanceId, ...]] | None = None,
+    group_dependencies: Mapping[PathId, Sequence[PathId]] | None = None,
 ) -> DeploymentPlan:
-    """`restart` forces a RestartApplication of unchanged apps (`POST /v2/apps/{id}/restart`)."""
+    """`restart` forces a RestartApplication of unchanged apps (`POST /v2/apps/{id}/restart`);
+    `group_dependencies` are the target groups' (`groups.GroupTable.dependencies`)."""
     removed = sorted(set(original) - set(target))
     added = sorted(set(target) - set(original))
     steps = [
@@ -143,9 +182,11 @@ def plan_deployment(
         tuple(DeploymentAction(kind=ActionKind.START_APPLICATION, app_id=a) for a in added),
     ]
     by_depth: dict[int, list[DeploymentAction]] = {}
-    depths = dependency_depths(target)
+    depths = dependency_depths(target, group_dependencies)
     for app_id in sorted(target):
         new, old = target[app_id], original.get(app_id)
+        if old is new and app_id not in restart and not (sentenced or {}).get(app_id):
+            continue  # untouched (the common case, and cheap: the checks below copy the app)
         if old is None or new.instances == 0 or (is_scale_only_change(old, new) and app_id not in restart):
             if old is not None and old == new and not (sentenced or {}).get(app_id):
                 continue

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -21,8 +22,9 @@ from starlette.routing import Route
 
 from corral.core.errors import DecodeError
 from corral.marathon.errors import ValidationError
-from corral.marathon.instance import format_timestamp
+from corral.marathon.groups import DEFAULT_EMBEDS as DEFAULT_GROUP_EMBEDS
 from corral.marathon.model import AppDefinition
+from corral.marathon.openapi import openapi_document
 from corral.marathon.paths import PathId
 from corral.marathon.runtime import (
     MARATHON_VERSION,
@@ -35,8 +37,10 @@ from corral.marathon.runtime import (
 from corral.marathon.service_ports import LOCAL_PORT_MAX, LOCAL_PORT_MIN, NoServicePortLeft
 from corral.marathon.store import StoredApp
 from corral.protocol.json import JsonObject, JsonValue, dumps, loads
+from corral.ui.static import ui_routes
 
 log = logging.getLogger(__name__)
+UI_DIR = Path(__file__).resolve().parent / "ui"
 
 JSON = "application/json"
 NO_CACHE = {"Cache-Control": "no-cache, no-store, must-revalidate", "Pragma": "no-cache", "Expires": "0"}
@@ -100,6 +104,7 @@ def _guard(handler: Handler) -> Handler:
 class MarathonApi:
     def __init__(self, runtime: MarathonRuntime) -> None:
         self.runtime = runtime
+        self._openapi = openapi_document(MARATHON_VERSION)
         routes = [
             Route("/ping", self.ping, methods=["GET", "HEAD"]),
             Route("/v2/info", _guard(self.info), methods=["GET"]),
@@ -117,8 +122,11 @@ class MarathonApi:
             Route("/v2/deployments/{id}", _guard(self.delete_deployment), methods=["DELETE"]),
             Route("/v2/queue", _guard(self.queue), methods=["GET"]),
             Route("/v2/queue/{rest:path}", _guard(self.reset_delay), methods=["DELETE"]),
-            Route("/v2/groups", _guard(self.groups), methods=["GET"]),
+            Route("/v2/groups", _guard(self.groups), methods=["GET", "POST", "PUT", "DELETE"]),
+            Route("/v2/groups/{rest:path}", _guard(self.groups), methods=["GET", "POST", "PUT", "DELETE"]),
             Route("/v2/events", self.event_stream, methods=["GET"]),
+            Route("/openapi.json", self.openapi, methods=["GET"]),
+            *ui_routes(UI_DIR, index_paths=("/", "/ui/")),  # the web UI; `/ui/` is upstream's address
         ]
         self.app = Starlette(routes=routes)
         self.app.add_exception_handler(404, self._not_found)
@@ -179,7 +187,7 @@ class MarathonApi:
                 "offer_matching_timeout": 3000,
                 "on_elected_prepare_timeout": 180000,
                 "reconciliation_initial_delay": 15000,
-                "reconciliation_interval": 600000,
+                "reconciliation_interval": round(c.reconciliation_interval * 1000),
                 "scale_apps_initial_delay": 15000,
                 "scale_apps_interval": 300000,
                 "store_cache": True,
@@ -204,6 +212,9 @@ class MarathonApi:
             "http_config": {"http_port": c.http_port, "https_port": 8443},
         }
         return json_response(body)
+
+    async def openapi(self, request: Request) -> Response:
+        return json_response(self._openapi)
 
     async def leader(self, request: Request) -> Response:
         c = self.runtime.config
@@ -273,6 +284,7 @@ class MarathonApi:
         ident = (request.query_params.get("id") or "").lower()
         label = request.query_params.get("label")
         out: list[JsonValue] = []
+        by_app = self.runtime.instances_by_app()
         for app_id in sorted(self.runtime.apps):
             stored = self.runtime.apps[app_id]
             if cmd and cmd not in (stored.app.cmd or "").lower():
@@ -281,7 +293,7 @@ class MarathonApi:
                 continue
             if label and not _labels_match(label, stored.app.labels):
                 continue
-            out.append(self.runtime.app_json(stored, embed))
+            out.append(self.runtime.app_json(stored, embed, by_app.get(app_id, [])))
         return json_response({"apps": out})
 
     async def one_app(self, request: Request) -> Response:
@@ -292,7 +304,8 @@ class MarathonApi:
             return await self._restart(request, PathId(tuple(segments[:-1])))
         if segments and segments[-1] == "tasks":
             return await self._app_tasks(request, PathId(tuple(segments[:-1])), None)
-        if len(segments) >= 2 and segments[-2] == "tasks":
+        if len(segments) >= 2 and segments[-2] == "tasks" and method == "DELETE":
+            # Only DELETE names one task: `GET /v2/apps/tasks/web` is the app `/tasks/web`.
             return await self._app_tasks(request, PathId(tuple(segments[:-2])), segments[-1])
         if segments and segments[-1] == "versions" and method == "GET":
             app_id = PathId(tuple(segments[:-1]))
@@ -372,8 +385,9 @@ class MarathonApi:
             for s in request.query_params.getlist("status") + request.query_params.getlist("status[]")
         }
         out: list[JsonValue] = []
+        by_app = self.runtime.instances_by_app()
         for app_id in sorted(self.runtime.apps):
-            for instance in self.runtime.instances_of(app_id):
+            for instance in by_app.get(app_id, ()):
                 if instance.is_terminal:
                     continue
                 state = instance.state.value if instance.state is not None else "TASK_STAGING"
@@ -423,23 +437,44 @@ class MarathonApi:
         return Response(status_code=204, headers=NO_CACHE)
 
     async def groups(self, request: Request) -> Response:
-        """The root group, flat (groups other than the root are not modelled yet)."""
+        """`/v2/groups[/{id}]` (marathon.md a.2): changes answer `{version, deploymentId}`, POST with 201."""
         await self.runtime.wait_ready()
-        apps = [self.runtime.app_json(self.runtime.apps[a], frozenset()) for a in sorted(self.runtime.apps)]
-        for app in apps:
-            for key in ("tasksStaged", "tasksRunning", "tasksHealthy", "tasksUnhealthy", "deployments"):
-                app.pop(key, None)
-        versions = [s.version for s in self.runtime.apps.values()]
-        version = max(versions) if versions else format_timestamp(self.runtime.clock())
-        body: JsonObject = {
-            "id": "/",
-            "apps": list[JsonValue](apps),
-            "groups": [],
-            "pods": [],
-            "dependencies": [],
-            "version": version,
-        }
-        return json_response(body)
+        segments = [s for s in request.path_params.get("rest", "").split("/") if s]
+        if request.method == "GET":
+            return await self._read_group(request, segments)
+        force = flag(request, "force")
+        if request.method == "DELETE":
+            return deployment_response(await self.runtime.delete_group(PathId(tuple(segments)), force=force))
+        if request.method == "PUT" and len(segments) >= 2 and segments[-2] == "versions":
+            # The PyPI client's `rollback_group` route (not upstream's): the same as a `{"version"}` body.
+            body: JsonValue = {"version": segments[-1]}
+            segments = segments[:-2]
+        else:
+            body = await read_json(request)
+        group_id = PathId(tuple(segments))
+        if request.method == "POST":
+            created, result = await self.runtime.create_group(group_id, body, force=force)
+            headers = {"Location": f"/v2/groups{created}", "Marathon-Deployment-Id": result.deployment_id}
+            return json_response(result.to_json(), 201, headers)
+        outcome = await self.runtime.update_group(
+            group_id, body, force=force, dry_run=flag(request, "dryRun")
+        )
+        if isinstance(outcome, DeploymentResult):
+            return deployment_response(outcome)
+        return json_response(outcome)
+
+    async def _read_group(self, request: Request, segments: list[str]) -> Response:
+        """A group (embeds default to its groups, apps and pods), its versions, one version, or its apps."""
+        embed = embeds(request) if request.query_params.getlist("embed") else DEFAULT_GROUP_EMBEDS
+        if segments and segments[-1] == "versions":
+            versions = await self.runtime.group_versions(PathId(tuple(segments[:-1])))
+            return json_response(list[JsonValue](versions))
+        if len(segments) >= 2 and segments[-2] == "versions":
+            group_id = PathId(tuple(segments[:-2]))
+            return json_response(await self.runtime.group_version_json(group_id, segments[-1]))
+        if segments and segments[-1] == "apps":
+            return json_response(self.runtime.group_apps_json(PathId(tuple(segments[:-1])), embed))
+        return json_response(self.runtime.group_json(PathId(tuple(segments)), embed))
 
     # ------------------------------------------------------------ events
 

@@ -16,8 +16,12 @@ SEGMENT_PATTERN = (
     r"^(([a-z0-9]|[a-z0-9][a-z0-9\-]*[a-z0-9])\.)*([a-z0-9]|[a-z0-9][a-z0-9\-]*[a-z0-9])|(\.|\.\.)$"
 )
 _SEGMENT = re.compile(SEGMENT_PATTERN)
-# The looser pattern of the RAML `PathId` string type, checked while reading JSON (`error.pattern`).
-RAML_PATTERN = re.compile(r"^(\/?((\.{2})|([a-z0-9][a-z0-9\-.]*[a-z0-9]+)|([a-z0-9]*))($|\/))+$")
+# The looser pattern of the RAML `PathId` string type, checked while reading JSON (`error.pattern`): every
+# `/`-separated part is empty, `..` or DNS-ish with dots. Upstream spells it
+# `^(\/?((\.{2})|([a-z0-9][a-z0-9\-.]*[a-z0-9]+)|([a-z0-9]*))($|\/))+$`, which accepts the same strings but
+# backtracks exponentially in Python's engine (a 100-character id took seconds, blocking the event loop).
+_RAML_PART = r"(\.\.|[a-z0-9]([a-z0-9\-.]*[a-z0-9])?)?"
+RAML_PATTERN = re.compile(rf"^{_RAML_PART}(/{_RAML_PART})*$")
 RESERVED_LAST_SEGMENTS = ("restart", "tasks", "versions", ".", "..")
 
 INVALID_CHARS = f"must fully match regular expression '{SEGMENT_PATTERN}'"

@@ -3,14 +3,19 @@
 Everything that reads or changes state holds `_lock`, so the driver's events, API calls and timers are
 serialized as if they came through one inbox. Each change ends in `_react`: advance deployments, run the pure
 `scheduler.decide` (with the offers, if any), persist what it launched or marked for killing, then send its
-calls. Invariants:
+calls. Status updates from the driver come in bursts (what arrived meanwhile) and share one react, made
+REACT_DELAY_SECONDS later by the timer: a react costs O(apps + instances). Invariants:
 
 - instances are written to the store before the ACCEPT that launches them (scheduler.py);
 - a status update is persisted before it is acknowledged; updates for tasks Marathon does not know are
   answered with a KILL (and acknowledged);
 - terminal instances are expunged at once: the launch queue is derived (instances - running), so a failed
   or lost instance is replaced as soon as its terminal update is recorded, after its launch delay (backoff);
-- at SUBSCRIBED Marathon reconciles: explicitly for every instance it knows, then implicitly;
+- at SUBSCRIBED, and every `reconciliation_interval` after, Marathon reconciles: explicitly for every
+  instance it knows, then implicitly; the master answers a task it does not know with a terminal state, so
+  the instance is expunged and replaced;
+- health and readiness probes run in their own tasks, outside the lock; each result comes back under it
+  (`_record_health`, `_record_readiness`). Health lives in memory (`health.HealthTracker`), as upstream's;
 - the framework id is persisted, so a restarted Marathon re-subscribes as the same framework.
 """
 
@@ -19,16 +24,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import operator
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import Any, Protocol
 
 from corral.core.errors import CorralError
 from corral.core.ids import AgentId, FrameworkId, TaskId
+from corral.frameworks.bursts import bursts
 from corral.frameworks.driver import Disconnected, DriverError
 from corral.marathon.backoff import LaunchDelays
+from corral.marathon.checks import MESOS_PROTOCOLS, HealthCheck, encode_health_check
 from corral.marathon.deployment import (
     ActionKind,
     DeploymentPlan,
@@ -37,21 +45,57 @@ from corral.marathon.deployment import (
     plan_deployment,
     scheduling_target,
 )
+from corral.marathon.errors import OBJECT_NOT_VALID, ValidationError
 from corral.marathon.events import EventBus
+from corral.marathon.groups import (
+    Group,
+    GroupTable,
+    GroupUpdate,
+    apply_update,
+    build_tree,
+    decode_group_update,
+    definition_json,
+    encode_group,
+    put_group,
+    remove_group,
+    scale_group,
+    snapshot_group,
+    snapshot_json,
+    table_of,
+    tree_violations,
+)
+from corral.marathon.health import (
+    Health,
+    HealthOutcome,
+    HealthProbe,
+    HealthTracker,
+    HealthVerdict,
+    instance_healthy,
+)
 from corral.marathon.instance import (
     LIMIT_WORTHY,
     Instance,
     InstanceId,
+    TaskJsonCache,
     format_timestamp,
     instance_id_of_task,
     task_json,
 )
 from corral.marathon.model import AppDefinition, VersionInfo, apply_patch, rollback_version
-from corral.marathon.paths import PathId
+from corral.marathon.paths import ROOT, PathId
+from corral.marathon.probes import HttpProber
 from corral.marathon.queue_info import QueueStats, queue_item_json
+from corral.marathon.readiness import (
+    HttpResponse,
+    ProbeFailure,
+    ReadinessProbe,
+    ReadinessTarget,
+    ReadinessTracker,
+)
 from corral.marathon.scheduler import (
     OfferState,
     QueuedLaunch,
+    Realized,
     RunSpec,
     SchedulerConfig,
     SchedulerView,
@@ -62,8 +106,10 @@ from corral.marathon.store import MarathonStore, RunningDeployment, StoredApp
 from corral.protocol.json import JsonObject, JsonValue
 from corral.protocol.mesos import FrameworkInfo, Offer, TaskStatus
 from corral.protocol.scheduler import (
+    Accept,
     Acknowledge,
     Call,
+    Decline,
     Error,
     Event,
     Kill,
@@ -76,7 +122,10 @@ from corral.protocol.scheduler import (
 log = logging.getLogger(__name__)
 
 MARATHON_VERSION = "1.9.109"
+_STAGED_ORDER = operator.attrgetter("staged_at", "task_id")  # the order of an app's tasks in the API
 SCALE_CHECK_SECONDS = 10.0  # react at least this often (upstream's scale check, made cheap)
+REACT_DELAY_SECONDS = 0.01  # status updates wait this long for others to share their react
+_INDEPENDENT_CALLS = (Accept, Decline, Kill, Acknowledge)
 
 
 # ------------------------------------------------------------------ errors the API maps to statuses
@@ -111,8 +160,18 @@ class AppLocked(Conflict):
         )
 
 
+class Unprocessable(MarathonApiError):
+    """Upstream's IllegalArgumentException: 422 with just a message."""
+
+    status = 422
+
+
 def app_not_found(app_id: PathId) -> NotFound:
     return NotFound(f"App '{app_id}' does not exist")
+
+
+def group_not_found(group_id: PathId) -> NotFound:
+    return NotFound(f"Group '{group_id}' does not exist")
 
 
 # ------------------------------------------------------------------ configuration and ports
@@ -128,6 +187,7 @@ class MarathonConfig:
     failover_timeout: float = 604800.0
     user: str = "root"
     zk: str | None = None
+    reconciliation_interval: float = 600.0  # seconds (`--reconciliation_interval` is in ms)
 
     def framework_info(self, framework_id: str | None) -> FrameworkInfo:
         info = FrameworkInfo(
@@ -154,6 +214,16 @@ class Driver(Protocol):
     async def aclose(self) -> None: ...
 
 
+class Prober(Protocol):
+    """What the runtime needs of `probes.HttpProber` (a fake in unit tests)."""
+
+    async def health(self, probe: HealthProbe) -> HealthVerdict | None: ...
+
+    async def readiness(self, probe: ReadinessProbe) -> HttpResponse | ProbeFailure: ...
+
+    async def aclose(self) -> None: ...
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DeploymentResult:
     version: str
@@ -174,6 +244,7 @@ class MarathonRuntime:
         clock: Callable[[], float] = time.time,
         new_uuid: Callable[[], str] = lambda: str(uuid.uuid4()),
         scheduler_config: SchedulerConfig | None = None,
+        prober: Prober | None = None,
     ) -> None:
         self.config = config
         self.store = store
@@ -198,6 +269,13 @@ class MarathonRuntime:
         self._wake_at: float | None = None
         self._wake_changed = asyncio.Event()
         self._last_version = 0.0
+        self.groups = GroupTable()
+        self.prober: Prober = prober or HttpProber()
+        self.health = HealthTracker()
+        self._task_jsons = TaskJsonCache()
+        self.readiness = ReadinessTracker()
+        self._checks_changed = asyncio.Event()
+        self._reconciled_at = clock()
 
     # ------------------------------------------------------------ lifecycle
 
@@ -207,6 +285,7 @@ class MarathonRuntime:
             state = await self.store.load()
             self.framework_id = state.framework_id
             self.apps = state.apps
+            self.groups = state.groups
             self.instances = state.instances
             self.deployments = {d.plan.id: d for d in state.deployments}
             self.driver = self._make_driver(self.config.framework_info(self.framework_id))
@@ -229,14 +308,34 @@ class MarathonRuntime:
             async with asyncio.TaskGroup() as group:
                 group.create_task(self._consume(self.driver), name="marathon-driver")
                 group.create_task(self._timer(), name="marathon-timer")
+                group.create_task(self._run_checks(), name="marathon-checks")
+                group.create_task(self._reconcile_periodically(), name="marathon-reconcile")
         finally:
             with contextlib.suppress(Exception):
                 await self.driver.aclose()
+            await self.prober.aclose()
 
     async def _consume(self, driver: Driver) -> None:
-        async for event in driver.events():
+        """Updates that arrived together are recorded together; their react comes REACT_DELAY_SECONDS later,
+        shared with the updates arriving meanwhile (a launch of 500 instances brings 1,500 in a stream)."""
+        async for burst in bursts(driver.events()):
             async with self._lock:
-                await self.handle(event)
+                statuses: list[TaskStatus] = []
+                for event in burst:
+                    if isinstance(event, Update):
+                        statuses.append(event.status)
+                        continue
+                    if statuses:
+                        await self._record_updates(statuses)
+                        statuses = []
+                    await self.handle(event)
+                if statuses:
+                    await self._record_updates(statuses)
+
+    def _react_soon(self) -> None:
+        """React within REACT_DELAY_SECONDS (the timer does; any react before that covers it)."""
+        soon = self.clock() + REACT_DELAY_SECONDS
+        self._set_wake(soon if self._wake_at is None else min(self._wake_at, soon))
 
     async def _timer(self) -> None:
         while True:
@@ -261,7 +360,7 @@ class MarathonRuntime:
             case Offers():
                 await self._react(event.offers)
             case Update():
-                await self._update(event.status)
+                await self._updates([event.status])
             case Error():
                 log.error("the master refused Marathon: %s", event.message)
             case Disconnected():
@@ -279,15 +378,30 @@ class MarathonRuntime:
             await self.store.put_framework_id(event.framework_id)
         self.master = f"{event.master_info.hostname or event.master_info.ip}:{event.master_info.port}"
         self.offer_state = OfferState()
-        known = tuple((i.task_id, i.agent.agent_id) for i in self.instances.values() if not i.is_terminal)
-        log.info("marathon subscribed as %s; reconciling %d tasks", event.framework_id, len(known))
-        if known:
-            await self._send([Reconcile(tasks=known)])
-        await self._send([Reconcile(tasks=())])
+        log.info("marathon subscribed as %s", event.framework_id)
+        await self.reconcile()
         await self._react()
 
-    async def _update(self, status: TaskStatus) -> None:
+    async def _updates(self, statuses: Sequence[TaskStatus]) -> None:
+        await self._record_updates(statuses)
+        await self._react()
+
+    async def _record_updates(self, statuses: Sequence[TaskStatus]) -> None:
+        """Apply the updates, persist them, then acknowledge them; a react is due soon."""
         now = self.clock()
+        writes: dict[InstanceId, Instance | None] = {}  # None: expunged
+        calls: list[Call] = []
+        for status in statuses:
+            calls += self._update(status, now, writes)
+        await self.store.put_instances(i for i in writes.values() if i is not None)
+        await self.store.delete_instances(k for k, i in writes.items() if i is None)
+        await self._send(calls)
+        self._react_soon()
+
+    def _update(
+        self, status: TaskStatus, now: float, writes: dict[InstanceId, Instance | None]
+    ) -> list[Call]:
+        """Apply one update to the state; what to persist goes into `writes`; returns the calls to send."""
         instance_id = instance_id_of_task(status.task_id)
         instance = self.instances.get(instance_id) if instance_id is not None else None
         calls: list[Call] = []
@@ -296,7 +410,7 @@ class MarathonRuntime:
                 log.info("task %s is unknown to Marathon (%s): killing it", status.task_id, status.state)
                 calls.append(Kill(task_id=status.task_id, agent_id=status.agent_id))
         else:
-            updated = instance.with_status(status, now)
+            updated = self._with_mesos_health(instance, instance.with_status(status, now), status, now)
             log.info(
                 "task %s %s -> %s (%s)",
                 status.task_id,
@@ -320,15 +434,14 @@ class MarathonRuntime:
                 }
             if updated.is_terminal:
                 del self.instances[updated.instance_id]
-                await self.store.delete_instance(updated.instance_id)
+                writes[updated.instance_id] = None
             else:
                 self.instances[updated.instance_id] = updated
-                await self.store.put_instance(updated)
+                writes[updated.instance_id] = updated
             self._publish_status(updated, status)
         if status.uuid is not None and status.agent_id is not None:
             calls.append(Acknowledge(agent_id=status.agent_id, task_id=status.task_id, uuid=status.uuid))
-        await self._send(calls)
-        await self._react()
+        return calls
 
     def _publish_status(self, instance: Instance, status: TaskStatus) -> None:
         self.events.publish(
@@ -356,10 +469,7 @@ class MarathonRuntime:
     # ------------------------------------------------------------ the decision cycle
 
     def _view(self) -> SchedulerView:
-        specs = {
-            app_id: RunSpec(app=s.app, version=s.version, config_version=s.config_version)
-            for app_id, s in self.apps.items()
-        }
+        specs: dict[PathId, Realized] = {**self.apps}
         restarting: set[PathId] = set()
         for d in self.deployments.values():
             apps, restart = scheduling_target(d.plan, d.step)
@@ -381,19 +491,27 @@ class MarathonRuntime:
             apps=specs,
             instances=tuple(self.instances.values()),
             restarting=frozenset(restarting),
+            ready=self.readiness.ready,
             delays=self.delays,
             offer_state=self.offer_state,
         )
 
     async def _advance_deployments(self, now: float) -> None:
+        if not self.deployments:
+            return
+        by_app: dict[PathId, list[Instance]] = {}
+        for instance in self.instances.values():
+            by_app.setdefault(instance.app_id, []).append(instance)
         progressed = True
         while progressed:
             progressed = False
             for d in list(self.deployments.values()):
                 apps, _ = scheduling_target(d.plan, d.step)
-                versions = {a: s.config_version for a, s in self.apps.items()}
-                instances = tuple(self.instances.values())
-                if not is_step_done(d.plan.steps[d.step], apps, versions, instances, now=now):
+                step = d.plan.steps[d.step]
+                ids = {a.app_id for a in step.actions}
+                versions = {a: self.apps[a].config_version for a in ids if a in self.apps}
+                instances = [i for a in ids for i in by_app.get(a, ())]
+                if not is_step_done(step, apps, versions, instances, ready=self.readiness.ready, now=now):
                     continue
                 progressed = True
                 self.events.publish("deployment_step_success", plan=self._plan_event(d.plan))
@@ -411,22 +529,33 @@ class MarathonRuntime:
                 await self.store.put_deployment(advanced)
 
     def _plan_event(self, plan: DeploymentPlan) -> JsonObject:
-        return {
+        """The plan as 1.6-1.7 events carry it, with the original and target root groups (which the PyPI
+        client requires); building them costs O(apps), so they are left out while nobody listens. A plan
+        keeps apps, not groups: the original shows the groups its apps imply, the target the current ones."""
+        event: JsonObject = {
             "id": plan.id,
             "version": plan.version,
             "steps": [s.to_json() for s in plan.steps],
-            "original": {"id": "/", "apps": [], "groups": [], "dependencies": []},
-            "target": {"id": "/", "apps": [], "groups": [], "dependencies": []},
         }
+        if self.events.subscriber_count:
+            for key, apps, table in (
+                ("original", plan.original, GroupTable()),
+                ("target", plan.target, self.groups),
+            ):
+                root = build_tree(apps, table)
+                event[key] = encode_group(root, app_json=definition_json, version=plan.version)
+        return event
 
     async def _react(self, offers: Sequence[Offer] = ()) -> None:
         now = self.clock()
         await self._advance_deployments(now)
+        expired = []
         for instance in list(self.instances.values()):  # expunge long-unreachable instances
-            stored = self.apps.get(instance.app_id)
+            stored = self.apps.get(instance.app_id) if instance.is_unreachable else None
             if stored is not None and instance.is_expired(stored.app.unreachable_strategy, now):
                 del self.instances[instance.instance_id]
-                await self.store.delete_instance(instance.instance_id)
+                expired.append(instance.instance_id)
+        await self.store.delete_instances(expired)
         subscribed = self.driver is not None and self.driver.is_subscribed
         view = self._view()
         if not subscribed:
@@ -434,7 +563,7 @@ class MarathonRuntime:
         decision = decide(view, offers, now, new_uuid=self._new_uuid, config=self.scheduler_config)
         for instance in (*decision.launched, *decision.updated):
             self.instances[instance.instance_id] = instance
-            await self.store.put_instance(instance)
+        await self.store.put_instances((*decision.launched, *decision.updated))
         for instance in decision.launched:
             log.info("task %s launching on %s", instance.task_id, instance.agent.hostname)
         self.queue = decision.queue
@@ -443,6 +572,7 @@ class MarathonRuntime:
         if subscribed:
             self.offer_state = decision.offer_state
             await self._send(decision.plan.to_calls())
+        self._checks_changed.set()  # instances or deployments may have changed: probes may be due
 
     def _set_wake(self, at: float | None) -> None:
         if at != self._wake_at:
@@ -450,15 +580,207 @@ class MarathonRuntime:
             self._wake_changed.set()
 
     async def _send(self, calls: Iterable[Call]) -> None:
+        """Accepts, declines, kills and acknowledgements all at once (each is about its own offer or task,
+        and the lock is held meanwhile); then the rest in order (a revive follows the declines it clears)."""
+        ordered = list(calls)
+        await asyncio.gather(*(self._call(c) for c in ordered if isinstance(c, _INDEPENDENT_CALLS)))
+        for call in ordered:
+            if not isinstance(call, _INDEPENDENT_CALLS):
+                await self._call(call)
+
+    async def _call(self, call: Call) -> None:
         driver = self.driver
-        for call in calls:
-            if driver is None or not driver.is_subscribed:
-                log.debug("not subscribed: dropping %s", type(call).__name__)
-                continue
-            try:
-                await driver.call(call)
-            except DriverError as e:
-                log.warning("%s failed: %s", type(call).__name__, e)
+        if driver is None or not driver.is_subscribed:
+            log.debug("not subscribed: dropping %s", type(call).__name__)
+            return
+        try:
+            await driver.call(call)
+        except DriverError as e:
+            log.warning("%s failed: %s", type(call).__name__, e)
+
+    # ------------------------------------------------------------ health, readiness and reconciliation
+
+    async def reconcile(self) -> None:
+        """Explicit reconciliation of every task Marathon knows, then implicit (marathon.md c.4); the caller
+        holds the lock. Answers come back as updates: `_update` expunges (and so replaces) what the master
+        does not know and kills what Marathon does not know."""
+        self._reconciled_at = self.clock()
+        known = tuple((i.task_id, i.agent.agent_id) for i in self.instances.values() if not i.is_terminal)
+        log.info("reconciling %d tasks with the master", len(known))
+        if known:
+            await self._send([Reconcile(tasks=known)])
+        await self._send([Reconcile(tasks=())])
+
+    async def reconcile_if_due(self) -> float:
+        """Reconcile when `reconciliation_interval` has passed since the last time; returns the next time."""
+        async with self._lock:
+            if self.clock() >= self._reconciled_at + self.config.reconciliation_interval:
+                await self.reconcile()
+            return self._reconciled_at + self.config.reconciliation_interval
+
+    async def _reconcile_periodically(self) -> None:
+        while True:
+            due_at = await self.reconcile_if_due()
+            await asyncio.sleep(max(0.0, due_at - self.clock()))
+
+    async def _run_checks(self) -> None:
+        """Start each probe when it is due, in a task of its own; wake early when state changes."""
+        async with asyncio.TaskGroup() as probes:
+            while True:
+                self._checks_changed.clear()
+                wake_at = await self._start_due_probes(probes.create_task)
+                timeout = None if wake_at is None else max(0.0, wake_at - self.clock())
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._checks_changed.wait(), timeout)
+
+    async def probe_due(self) -> None:
+        """Run the probes due now and record their results: one turn of `_run_checks`, waited for."""
+        async with asyncio.TaskGroup() as probes:
+            await self._start_due_probes(probes.create_task)
+
+    async def _start_due_probes(self, spawn: Callable[[Coroutine[Any, Any, None]], object]) -> float | None:
+        async with self._lock:
+            now = self.clock()
+            instances = list(self.instances.values())
+            health, health_wake = self.health.due(instances, self._checked_app, now)
+            targets = self._readiness_targets()
+            readiness, ready_wake = self.readiness.due(targets, instances, self.deployments.keys(), now)
+        for probe in health:
+            spawn(self._probe_health(probe))
+        for ready_probe in readiness:
+            spawn(self._probe_readiness(ready_probe))
+        wakes = [w for w in (health_wake, ready_wake) if w is not None]
+        return min(wakes) if wakes else None
+
+    def _checked_app(self, instance: Instance) -> AppDefinition | None:
+        """The definition whose health checks apply to `instance`: the one it was launched with (an old
+        instance in a rolling restart keeps the original's checks)."""
+        stored = self.apps.get(instance.app_id)
+        if stored is None or instance.is_launched_with(stored.config_version):
+            return stored.app if stored is not None else None
+        for d in self.deployments.values():
+            original = d.plan.original.get(instance.app_id)
+            if original is not None and instance.app_id in d.plan.affected_apps:
+                return original
+        return stored.app
+
+    def _readiness_targets(self) -> dict[PathId, ReadinessTarget]:
+        """Apps with a readiness check that the current step of a deployment scales or restarts."""
+        targets: dict[PathId, ReadinessTarget] = {}
+        for d in self.deployments.values():
+            for action in d.plan.steps[d.step].actions:
+                stored = self.apps.get(action.app_id)
+                gated = action.kind in (ActionKind.SCALE_APPLICATION, ActionKind.RESTART_APPLICATION)
+                if gated and stored is not None and stored.app.readiness_checks:
+                    targets[action.app_id] = ReadinessTarget(
+                        deployment_id=d.plan.id, app=stored.app, config_version=stored.config_version
+                    )
+        return targets
+
+    async def _probe_health(self, probe: HealthProbe) -> None:
+        verdict = await self.prober.health(probe)
+        async with self._lock:
+            await self._record_health(probe, verdict)
+        self._checks_changed.set()
+
+    async def _record_health(self, probe: HealthProbe, verdict: HealthVerdict | None) -> None:
+        now = self.clock()
+        instance = self.instances.get(probe.instance_id)
+        outcome = self.health.record(probe, verdict, instance, now)
+        if outcome is None or instance is None:
+            return
+        updated = self._publish_health(instance, probe.check, outcome)
+        if outcome.kill:
+            updated = self._sentence_unhealthy(updated, outcome, now)
+        if updated == instance:
+            return
+        self.instances[updated.instance_id] = updated
+        await self.store.put_instance(updated)
+        if outcome.kill:
+            await self._send([Kill(task_id=updated.task_id, agent_id=updated.agent.agent_id)])
+        await self._react()
+
+    def _with_mesos_health(
+        self, before: Instance, updated: Instance, status: TaskStatus, now: float
+    ) -> Instance:
+        """Record `healthy` of a status update as the verdict of the task's Mesos-side check (upstream
+        ignores it for a task without one); a terminal instance's health is dropped with it."""
+        if updated.is_terminal:
+            self.health.forget(updated.instance_id)
+            self.readiness.forget(updated.instance_id)
+            return updated
+        updated = updated.with_health(before.healthy)
+        app = self._checked_app(updated)
+        check = next((c for c in app.health_checks if c.protocol in MESOS_PROTOCOLS), None) if app else None
+        if status.healthy is None or check is None:
+            return updated
+        outcome = self.health.record_mesos(updated, check, healthy=status.healthy, now=now)
+        return self._publish_health(updated, check, outcome)
+
+    def _publish_health(self, instance: Instance, check: HealthCheck, outcome: HealthOutcome) -> Instance:
+        """The events of one recorded result; returns the instance with its new overall health."""
+        app_id = str(instance.app_id)
+        if outcome.failed:
+            self.events.publish(
+                "failed_health_check_event",
+                appId=app_id,
+                taskId=instance.instance_id,
+                healthCheck=encode_health_check(check),
+            )
+        healthy = self.health.healthy(instance.instance_id)
+        if outcome.alive_changed:
+            alive = outcome.health.alive
+            log.info("task %s %s check: alive %s", instance.task_id, check.protocol.value, alive)
+            self.events.publish(
+                "health_status_changed_event",
+                appId=app_id,
+                instanceId=instance.instance_id,
+                version=instance.version,
+                alive=alive,
+            )
+            self.events.publish(
+                "instance_health_changed_event",
+                instanceId=instance.instance_id,
+                runSpecId=app_id,
+                runSpecVersion=instance.version,
+                healthy=healthy,
+            )
+        return instance.with_health(healthy)
+
+    def _sentence_unhealthy(self, instance: Instance, outcome: HealthOutcome, now: float) -> Instance:
+        """Too many failures in a row: kill it (the caller sends the kill), count a launch failure."""
+        reason = outcome.health.last_failure_cause or "unknown"
+        log.info("task %s failed its health check too often (%s): killing it", instance.task_id, reason)
+        self.events.publish(
+            "unhealthy_instance_kill_event",
+            appId=str(instance.app_id),
+            taskId=instance.task_id,
+            instanceId=instance.instance_id,
+            version=instance.version,
+            reason=reason,
+            host=instance.agent.hostname,
+            slaveId=instance.agent.agent_id,
+        )
+        stored = self.apps.get(instance.app_id)
+        if stored is not None:
+            self.delays = self.delays.add_failure(stored.app, stored.config_version, now)
+        return instance.with_kill_requested(now, decommission=False)
+
+    async def _probe_readiness(self, probe: ReadinessProbe) -> None:
+        answer = await self.prober.readiness(probe)
+        async with self._lock:
+            await self._record_readiness(probe, answer)
+        self._checks_changed.set()
+
+    async def _record_readiness(self, probe: ReadinessProbe, answer: HttpResponse | ProbeFailure) -> None:
+        instance = self.instances.get(probe.instance_id)
+        alive = instance is not None and instance.task_id == probe.task_id
+        result = self.readiness.record(probe, answer, alive=alive, now=self.clock())
+        if result is None:
+            return
+        log.info("task %s readiness check %s: ready %s", probe.task_id, result.name, result.ready)
+        if result.ready:
+            await self._react()  # the deployment may move on
 
     # ------------------------------------------------------------ changes (the HTTP API calls these)
 
@@ -475,8 +797,11 @@ class MarathonRuntime:
         version: str,
         force: bool,
         restart: frozenset[PathId] = frozenset(),
+        groups: GroupTable | None = None,
     ) -> DeploymentResult:
-        """Make `target` the apps, through a deployment; the caller holds the lock."""
+        """Make `target` the apps, and `groups` (default: the current ones and the groups of changed apps)
+        the groups, through a deployment; the caller holds the lock."""
+        groups = self._checked_groups(target, changed, version, groups)
         conflicting = [d for d in self.deployments.values() if set(d.plan.affected_apps) & changed]
         if conflicting and not force:
             raise AppLocked([d.plan.id for d in conflicting])
@@ -490,6 +815,7 @@ class MarathonRuntime:
             deployment_id=self._new_uuid(),
             version=version,
             restart=restart,
+            group_dependencies=groups.dependencies,
         )
         originals = {
             a: (self.apps[a].version, self.apps[a].config_version)
@@ -505,6 +831,9 @@ class MarathonRuntime:
                 self.delays = self.delays.reset(app_id)
                 self.events.publish("app_terminated_event", appId=str(app_id))
         self.apps = dict(target)
+        if groups.dependencies != self.groups.dependencies:  # the version alone is implied by the apps'
+            await self.store.put_groups(groups)
+        self.groups = groups
         if not plan.is_empty:
             deployment = RunningDeployment(plan=plan, original_versions=originals)
             self.deployments[plan.id] = deployment
@@ -676,51 +1005,223 @@ class MarathonRuntime:
             self.queue_stats = self.queue_stats.reset(app_id)
             await self._react()
 
+    # ------------------------------------------------------------ groups (the HTTP API calls these)
+
+    def _checked_groups(
+        self,
+        target: Mapping[PathId, StoredApp],
+        changed: set[PathId],
+        version: str,
+        groups: GroupTable | None,
+    ) -> GroupTable:
+        """The groups after a change, carrying its version; 422 if upstream's root group validation would
+        refuse the tree (an app where a group is, a dependency cycle)."""
+        apps = {a: s.app for a, s in target.items()}
+        table = self.groups.with_apps(apps, sorted(changed & apps.keys())) if groups is None else groups
+        violations = tree_violations(apps, table)
+        if violations:
+            raise ValidationError(OBJECT_NOT_VALID, violations)
+        return replace(table, version=version)
+
+    def group_tree(self) -> Group:
+        return build_tree({a: s.app for a, s in self.apps.items()}, self.groups)
+
+    def _group(self, group_id: PathId) -> Group:
+        group = self.group_tree().find(group_id)
+        if group is None:
+            raise group_not_found(group_id)
+        return group
+
+    async def create_group(
+        self, base: PathId, body: JsonValue, *, force: bool = False
+    ) -> tuple[PathId, DeploymentResult]:
+        """`POST /v2/groups[/{base}]`: 409 if the group, or an app at its path, exists."""
+        async with self._lock:
+            update = decode_group_update(body, base)
+            if update.id in self.groups:
+                raise Conflict(f"Group {update.id} is already created. Use PUT to change this group.")
+            if update.id in self.apps:
+                raise Conflict(f"An app with the path {update.id} already exists.")
+            target = await self._group_target(update)
+            return update.id, await self._deploy_groups(target, update.id, force=force)
+
+    async def update_group(
+        self, base: PathId, body: JsonValue, *, force: bool = False, dry_run: bool = False
+    ) -> DeploymentResult | JsonObject:
+        """`PUT /v2/groups[/{base}]`: create or update the subtree, `scaleBy`, or roll back to `version`;
+        with `dry_run` only `{"steps": [...]}` of the deployment it would start."""
+        async with self._lock:
+            update = decode_group_update(body, base)
+            target = await self._group_target(update)
+            if not dry_run:
+                return await self._deploy_groups(target, update.id, force=force)
+            version = self._new_version()
+            plan = plan_deployment(
+                {a: s.app for a, s in self.apps.items()},
+                {a: s.app for a, s in self._stored_for(target.transitive_apps(), version).items()},
+                deployment_id=self._new_uuid(),
+                version=version,
+                group_dependencies=table_of(target, version).dependencies,
+            )
+            return {"steps": [s.to_json() for s in plan.steps]}
+
+    async def delete_group(self, group_id: PathId, *, force: bool = False) -> DeploymentResult:
+        """`DELETE /v2/groups[/{id}]`: stop and remove everything in it; the root is emptied, not removed."""
+        async with self._lock:
+            if group_id not in self.groups:
+                raise group_not_found(group_id)
+            target = Group(id=ROOT) if group_id.is_root else remove_group(self.group_tree(), group_id)
+            return await self._deploy_groups(target, group_id, force=force)
+
+    async def _group_target(self, update: GroupUpdate) -> Group:
+        tree = self.group_tree()
+        if update.version is not None:
+            document = await self.store.group_version(update.id, update.version)
+            if document is None:
+                raise Unprocessable(f"Group {update.id} not available in version {update.version}")
+            return put_group(tree, snapshot_group(document))
+        if update.scale_by is not None:
+            return scale_group(tree, update.id, update.scale_by)
+        return apply_update(tree, update)
+
+    def _stored_for(self, apps: Mapping[PathId, AppDefinition], version: str) -> dict[PathId, StoredApp]:
+        """The apps of a group change as stored: unchanged ones as they are, the others with service ports
+        (known apps first, so they get theirs back) and version stamps (a scale keeps lastConfigChangeAt)."""
+        taken = {p for app in apps.values() for p in service_ports(app) if p}
+        out: dict[PathId, StoredApp] = {}
+        for app_id in sorted(apps, key=lambda a: (a not in self.apps, a)):
+            existing = self.apps.get(app_id)
+            if existing is not None and existing.app == apps[app_id]:  # untouched: no port search
+                out[app_id] = existing
+                continue
+            previous = existing.app if existing is not None else None
+            app = assign_service_ports(apps[app_id], (), previous, taken=taken)
+            taken.update(p for p in service_ports(app) if p)
+            if existing is not None and existing.app == app:
+                out[app_id] = existing
+                continue
+            scaled = existing is not None and is_scale_only_change(existing.app, app)
+            config_version = existing.config_version if existing is not None and scaled else version
+            info = VersionInfo(last_scaling_at=version, last_config_change_at=config_version)
+            out[app_id] = StoredApp(app=app, version=version, version_info=info)
+        return out
+
+    async def _deploy_groups(self, target: Group, group_id: PathId, *, force: bool) -> DeploymentResult:
+        """Deploy the tree `target` after a change to `group_id`; keep its new version for rollbacks."""
+        version = self._new_version()
+        stored = self._stored_for(target.transitive_apps(), version)
+        changed = {a for a in stored.keys() | self.apps.keys() if stored.get(a) is not self.apps.get(a)}
+        table = table_of(target, version)
+        removed = [g for g in self.groups.dependencies if g not in table]
+        result = await self._deploy(stored, changed=changed, version=version, force=force, groups=table)
+        for gone in removed:
+            await self.store.delete_group_versions(gone)
+        group = target.find(group_id)
+        if group is not None:
+            await self.store.put_group_version(group_id, version, snapshot_json(group))
+        log.info("group %s changed (version %s, deployment %s)", group_id, version, result.deployment_id)
+        self.events.publish("group_change_success", groupId=str(group_id), version=version)
+        return result
+
+    def group_json(self, group_id: PathId, embed: frozenset[str]) -> JsonObject:
+        """GroupInfo; `embed` holds group embeds (`group.apps`...) and the apps' (`tasks`, `counts`...)."""
+        return encode_group(
+            self._group(group_id),
+            app_json=lambda app: self._group_app_json(app, embed),
+            version=self.groups.version,
+            embed=embed,
+        )
+
+    def group_apps_json(self, group_id: PathId, embed: frozenset[str]) -> list[JsonValue]:
+        """`GET /v2/groups/{id}/apps`: every app in the group, nested ones included."""
+        apps = self._group(group_id).transitive_apps()
+        return [self._group_app_json(apps[a], embed) for a in sorted(apps)]
+
+    def _group_app_json(self, app: AppDefinition, embed: frozenset[str]) -> JsonObject:
+        """The app as groups show it: the definition, plus the counts, deployments, tasks asked for."""
+        stored = self.apps[app.id]
+        if not embed & {"counts", "deployments", "tasks", "lastTaskFailure", "readiness"}:
+            return stored.app.to_json(version=stored.version, version_info=stored.version_info)
+        out = self.app_json(stored, embed)
+        if "counts" not in embed:
+            for key in ("tasksStaged", "tasksRunning", "tasksHealthy", "tasksUnhealthy"):
+                del out[key]
+        if not embed & {"deployments", "tasks"}:
+            del out["deployments"]
+        return out
+
+    async def group_versions(self, group_id: PathId) -> list[str]:
+        """The versions a rollback can name, newest first: each change made through `/v2/groups`."""
+        self._group(group_id)
+        return sorted(await self.store.group_versions(group_id), reverse=True)
+
+    async def group_version_json(self, group_id: PathId, version: str) -> JsonObject:
+        document = await self.store.group_version(group_id, version)
+        if document is None:
+            raise group_not_found(group_id)
+        return encode_group(snapshot_group(document), app_json=definition_json, version=version)
+
     # ------------------------------------------------------------ reads (JSON for the API)
 
     def instances_of(self, app_id: PathId) -> list[Instance]:
-        return sorted(
-            (i for i in self.instances.values() if i.app_id == app_id), key=lambda i: (i.staged_at, i.task_id)
-        )
+        return sorted((i for i in self.instances.values() if i.app_id == app_id), key=_STAGED_ORDER)
 
-    def task_json(self, instance: Instance) -> JsonObject:
-        stored = self.apps.get(instance.app_id)
-        ports = service_ports(stored.app) if stored is not None else ()
-        results: tuple[JsonObject, ...] = ()
-        if instance.healthy is not None:
-            results = (
-                {
-                    "alive": instance.healthy,
-                    "consecutiveFailures": 0 if instance.healthy else 1,
-                    "firstSuccess": None,
-                    "lastFailure": None,
-                    "lastSuccess": None,
-                    "lastFailureCause": None,
-                    "instanceId": instance.instance_id,
-                },
-            )
+    def instances_by_app(self) -> dict[PathId, list[Instance]]:
+        """`instances_of` for every app in one pass (for listings: per app it is O(instances) each)."""
+        out: dict[PathId, list[Instance]] = {}
+        for instance in self.instances.values():
+            out.setdefault(instance.app_id, []).append(instance)
+        for instances in out.values():
+            instances.sort(key=_STAGED_ORDER)
+        return out
+
+    def task_json(
+        self, instance: Instance, ports: tuple[int, ...] | None = None, health: Sequence[Health] | None = None
+    ) -> JsonObject:
+        """`ports`: the app's service ports, and `health` its check results, if the caller has them.
+        The JSON may be shared (`TaskJsonCache`): callers must not change it."""
+        if ports is None:
+            stored = self.apps.get(instance.app_id)
+            ports = service_ports(stored.app) if stored is not None else ()
+        if health is None:
+            health = self.health.results(instance.instance_id)
+        if not health:
+            return self._task_jsons.task_json(instance, ports, keep=2 * len(self.instances) + 1024)
+        results = tuple(h.to_json() for h in health)
         return task_json(instance, service_ports=ports, health_check_results=results)
 
-    def app_json(self, stored: StoredApp, embed: frozenset[str]) -> JsonObject:
-        """AppInfo (marathon.md b.4): counts and deployments always; tasks, lastTaskFailure on request."""
+    def app_json(
+        self, stored: StoredApp, embed: frozenset[str], instances: Sequence[Instance] | None = None
+    ) -> JsonObject:
+        """AppInfo (marathon.md b.4): counts and deployments always; tasks, lastTaskFailure on request.
+        `instances`: the app's (`instances_by_app`), if the caller has them."""
         out = stored.app.to_json(version=stored.version, version_info=stored.version_info)
-        instances = self.instances_of(stored.app.id)
+        if instances is None:
+            instances = self.instances_of(stored.app.id)
         live = [i for i in instances if not i.is_terminal]
         out["tasksStaged"] = sum(1 for i in live if i.state is None or i.state.value == "TASK_STAGING")
         out["tasksRunning"] = sum(1 for i in live if i.is_running)
-        out["tasksHealthy"] = sum(1 for i in live if i.healthy is True)
-        out["tasksUnhealthy"] = sum(1 for i in live if i.healthy is False)
+        results = [self.health.results(i.instance_id) for i in live]
+        health = [instance_healthy(r) for r in results]
+        out["tasksHealthy"] = sum(1 for h in health if h is True)
+        out["tasksUnhealthy"] = sum(1 for h in health if h is False)
         out["deployments"] = [
             {"id": d.plan.id} for d in self.deployments.values() if stored.app.id in d.plan.affected_apps
         ]
         if "tasks" in embed:
-            out["tasks"] = [self.task_json(i) for i in live]
+            ports = service_ports(stored.app)
+            out["tasks"] = [self.task_json(i, ports, r) for i, r in zip(live, results, strict=True)]
         if "lastTaskFailure" in embed and stored.app.id in self.failures:
             out["lastTaskFailure"] = self.failures[stored.app.id]
+        if "readiness" in embed:
+            out["readinessCheckResults"] = self.readiness.app_results(stored.app.id, self.deployments)
         return out
 
     def deployments_json(self) -> list[JsonValue]:
-        return [d.plan.to_json(current_step=d.step + 1) for d in self.deployments.values()]
+        return [
+            d.plan.to_json(current_step=d.step + 1, readiness=self.readiness.results(d.plan.id))
+            for d in self.deployments.values()
+        ]
 
     def queue_json(self, *, embed_last_unused_offers: bool = False) -> list[JsonValue]:
         now = self.clock()

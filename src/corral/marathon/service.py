@@ -1,15 +1,18 @@
-"""Marathon as a daemon: its SQLite store, its scheduler driver, its runtime and its HTTP API, wired.
+"""Marathon as a daemon: its store, its scheduler driver, its runtime and its HTTP API, wired.
 
-`corral marathon` runs one of these on its own; `corral dev` runs one beside the master and agents, in the
-same event loop (the driver still talks to the master over loopback HTTP, as any framework does).
+`corral marathon` runs one of these on its own (state in SQLite, or in ZooKeeper with `--zk`, where it runs
+only while elected); `corral dev` runs one beside the master and agents, in the same event loop (the driver
+still talks to the master over loopback HTTP, as any framework does).
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from corral.coord.local import SqliteStore
+from corral.coord.ports import Store
 from corral.frameworks.driver import SchedulerDriver
 from corral.marathon.http_api import MarathonApi
 from corral.marathon.runtime import Driver, MarathonConfig, MarathonRuntime
@@ -21,15 +24,27 @@ if TYPE_CHECKING:
 
 
 class MarathonService:
-    def __init__(self, config: MarathonConfig, state_path: Path) -> None:
+    def __init__(
+        self,
+        config: MarathonConfig,
+        store: Store,
+        *,
+        close_store: Callable[[], Awaitable[None]] | None = None,
+        zk_session_timeout: float = 10.0,
+    ) -> None:
         self.config = config
-        self._sqlite = SqliteStore(state_path)
+        self._close_store = close_store
 
         def make_driver(info: FrameworkInfo) -> Driver:
-            return SchedulerDriver(config.master, info)
+            return SchedulerDriver(config.master, info, zk_session_timeout=zk_session_timeout)
 
-        self.runtime = MarathonRuntime(config, MarathonStore(self._sqlite), make_driver)
+        self.runtime = MarathonRuntime(config, MarathonStore(store), make_driver)
         self.api = MarathonApi(self.runtime)
+
+    @classmethod
+    def with_sqlite(cls, config: MarathonConfig, state_path: Path) -> MarathonService:
+        sqlite = SqliteStore(state_path)
+        return cls(config, sqlite, close_store=sqlite.close)
 
     @property
     def app(self) -> ASGIApp:
@@ -39,4 +54,5 @@ class MarathonService:
         try:
             await self.runtime.run()
         finally:
-            await self._sqlite.close()
+            if self._close_store is not None:
+                await self._close_store()

@@ -43,9 +43,11 @@ def assign_service_ports(
     *,
     low: int = LOCAL_PORT_MIN,
     high: int = LOCAL_PORT_MAX,
+    taken: set[int] | None = None,
 ) -> AppDefinition:
+    """`taken`, if given, holds ports `others` use (a caller placing many apps keeps it up to date)."""
     used = {p for other in others if other.id != app.id for p in service_ports(other) if p}
-    used |= {p for p in service_ports(app) if p}
+    used |= (taken or set()) | {p for p in service_ports(app) if p}
     before = service_ports(previous) if previous is not None else ()
     free = _free(used, low, high)
 

@@ -6,19 +6,25 @@ Layout (JSON values, one key per object, marathon.md c.6 in spirit):
     marathon/apps/<safeId>                  {"app": AppJSON, "version": ts, "versionInfo": {...}}
     marathon/app-versions/<safeId>/<ts>     AppJSON (every version ever stored, until the app is deleted)
     marathon/instances/<instanceId>         Instance JSON
-    marathon/deployments/<id>               {"plan": ..., "step": k, "versions": {...}}
+    marathon/deployments/<id>               {"id", "steps", "step": k, "original"/"target": the affected
+                                            apps only (`with_unaffected` restores the rest on load), ...}
+    marathon/groups                         {"version": ts, "groups": {"/prod": ["/db"], ...}} (every group)
+                                            (written when groups change; apps' groups are implied on load)
+    marathon/group-versions/<key>/<ts>      group document (groups.snapshot_json), the last 50 per group
 
 Every write is a compare-and-set against the version this process last read or wrote, so a second writer
 (a stale leader) is detected; Marathon is the only writer of these keys, so a conflict re-reads the key's
 version and writes again (the leader's view wins). Instances are written before the ACCEPT that launches
-them (scheduler.py's invariant); the runtime awaits these calls in order.
+them (scheduler.py's invariant); the runtime awaits these calls in order. Batches (`put_instances`, the
+two keys of `put_app`) are issued at once rather than one round trip after another.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import cast
 
 from corral.coord.ports import Store, VersionConflict
@@ -26,6 +32,7 @@ from corral.core.attributes import Attribute
 from corral.core.ids import AgentId, TaskId
 from corral.core.task_state import TaskState
 from corral.marathon.deployment import ActionKind, DeploymentAction, DeploymentPlan, DeploymentStep
+from corral.marathon.groups import GroupTable
 from corral.marathon.instance import AgentPlacement, Condition, Goal, Instance, InstanceId
 from corral.marathon.model import AppDefinition, VersionInfo
 from corral.marathon.paths import PathId
@@ -39,6 +46,9 @@ APPS = PREFIX + "apps/"
 APP_VERSIONS = PREFIX + "app-versions/"
 INSTANCES = PREFIX + "instances/"
 DEPLOYMENTS = PREFIX + "deployments/"
+GROUPS = PREFIX + "groups"
+GROUP_VERSIONS = PREFIX + "group-versions/"
+MAX_GROUP_VERSIONS = 50  # upstream --zk_max_versions
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -70,6 +80,7 @@ class LoadedState:
     apps: dict[PathId, StoredApp]
     instances: dict[InstanceId, Instance]
     deployments: list[RunningDeployment]
+    groups: GroupTable
 
 
 # ------------------------------------------------------------------ codecs
@@ -203,7 +214,9 @@ def decode_instance(value: JsonValue) -> Instance:
 
 
 def encode_deployment(d: RunningDeployment) -> JsonObject:
+    """Only the affected apps' original and target definitions: `with_unaffected` restores the rest."""
     plan = d.plan
+    affected = plan.affected_apps
     steps: list[JsonValue] = [
         [
             {"action": a.kind.value, "app": str(a.app_id), "sentenced": list[JsonValue](a.sentenced)}
@@ -214,8 +227,8 @@ def encode_deployment(d: RunningDeployment) -> JsonObject:
     return {
         "id": plan.id,
         "version": plan.version,
-        "original": {str(k): v.to_json() for k, v in plan.original.items()},
-        "target": {str(k): v.to_json() for k, v in plan.target.items()},
+        "original": {str(k): plan.original[k].to_json() for k in affected if k in plan.original},
+        "target": {str(k): plan.target[k].to_json() for k in affected if k in plan.target},
         "steps": steps,
         "step": d.step,
         "originalVersions": {str(k): [v, c] for k, (v, c) in d.original_versions.items()},
@@ -249,6 +262,40 @@ def decode_deployment(value: JsonValue) -> RunningDeployment:
         for k, v in _obj(obj.get("originalVersions", {})).items()
     }
     return RunningDeployment(plan=plan, step=int(cast(int, obj["step"])), original_versions=versions)
+
+
+def encode_groups(table: GroupTable) -> JsonObject:
+    groups: JsonObject = {str(k): [str(d) for d in deps] for k, deps in sorted(table.dependencies.items())}
+    return {"version": table.version, "groups": groups}
+
+
+def decode_groups(value: JsonValue) -> GroupTable:
+    obj = _obj(value)
+    return GroupTable(
+        version=str(obj["version"]),
+        dependencies={
+            PathId.parse(k): tuple(PathId.parse(str(d)) for d in cast(list[JsonValue], deps))
+            for k, deps in _obj(obj["groups"]).items()
+        },
+    )
+
+
+def _group_key(group_id: PathId) -> str:
+    """`/prod/web` -> `prod_web`; the root `_root` (no safe id starts with `_`)."""
+    return group_id.safe_id or "_root"
+
+
+def with_unaffected(d: RunningDeployment, apps: Mapping[PathId, AppDefinition]) -> RunningDeployment:
+    """A decoded deployment with the apps it does not touch in its original and target, as `apps` has them.
+
+    A plan holds every app (the deployment events show whole root groups), but storing them all made each
+    deployment write O(apps): 1,000 apps posted one by one wrote gigabytes. Apps a deployment does not touch
+    are the same in its original and target, so the loaded apps stand in for them."""
+    plan = d.plan
+    affected = set(plan.affected_apps)
+    unaffected = {k: v for k, v in apps.items() if k not in affected}
+    plan = replace(plan, original={**unaffected, **plan.original}, target={**unaffected, **plan.target})
+    return replace(d, plan=plan)
 
 
 # ------------------------------------------------------------------ the store
@@ -294,21 +341,33 @@ class MarathonStore:
         framework_id = await self._read(FRAMEWORK_ID)
         apps = [decode_stored_app(v) for v in await self._read_all(APPS)]
         instances = [decode_instance(v) for v in await self._read_all(INSTANCES)]
-        deployments = [decode_deployment(v) for v in await self._read_all(DEPLOYMENTS)]
+        by_id = {s.app.id: s.app for s in apps}
+        deployments = [
+            with_unaffected(decode_deployment(v), by_id) for v in await self._read_all(DEPLOYMENTS)
+        ]
+        groups = await self._read(GROUPS)
+        table = GroupTable() if groups is None else decode_groups(groups)
+        # Written only when the groups themselves change: the last change may be an app's.
+        table = replace(table, version=max((table.version, *(s.version for s in apps))))
         return LoadedState(
             framework_id=framework_id if isinstance(framework_id, str) else None,
             apps={s.app.id: s for s in apps},
             instances={i.instance_id: i for i in instances},
             deployments=sorted(deployments, key=lambda d: d.plan.version),
+            groups=table.with_apps(by_id, by_id),
         )
 
     async def put_framework_id(self, framework_id: str) -> None:
         await self._put(FRAMEWORK_ID, framework_id)
 
     async def put_app(self, stored: StoredApp) -> None:
+        """The version first, then the app (both writes issued at once: they run in that order)."""
         safe = stored.app.id.safe_id
-        await self._put(f"{APP_VERSIONS}{safe}/{stored.version}", stored.app.to_json())
-        await self._put(APPS + safe, encode_stored_app(stored))
+        document = encode_stored_app(stored)
+        await asyncio.gather(
+            self._put(f"{APP_VERSIONS}{safe}/{stored.version}", document["app"]),
+            self._put(APPS + safe, document),
+        )
 
     async def delete_app(self, app_id: PathId) -> None:
         for key in await self._store.list(f"{APP_VERSIONS}{app_id.safe_id}/"):
@@ -329,8 +388,36 @@ class MarathonStore:
     async def delete_instance(self, instance_id: InstanceId) -> None:
         await self._delete(INSTANCES + instance_id)
 
+    async def put_instances(self, instances: Iterable[Instance]) -> None:
+        """Write distinct instances together: all writes are issued at once, not one round trip each."""
+        await asyncio.gather(*(self.put_instance(i) for i in instances))
+
+    async def delete_instances(self, instance_ids: Iterable[InstanceId]) -> None:
+        await asyncio.gather(*(self.delete_instance(i) for i in instance_ids))
+
     async def put_deployment(self, deployment: RunningDeployment) -> None:
         await self._put(DEPLOYMENTS + deployment.plan.id, encode_deployment(deployment))
 
     async def delete_deployment(self, deployment_id: str) -> None:
         await self._delete(DEPLOYMENTS + deployment_id)
+
+    async def put_groups(self, table: GroupTable) -> None:
+        await self._put(GROUPS, encode_groups(table))
+
+    async def put_group_version(self, group_id: PathId, version: str, document: JsonValue) -> None:
+        """Keep `document` as the group at `version`; the oldest beyond MAX_GROUP_VERSIONS go."""
+        await self._put(f"{GROUP_VERSIONS}{_group_key(group_id)}/{version}", document)
+        versions = sorted(await self.group_versions(group_id))
+        for old in versions[: max(0, len(versions) - MAX_GROUP_VERSIONS)]:
+            await self._delete(f"{GROUP_VERSIONS}{_group_key(group_id)}/{old}")
+
+    async def group_versions(self, group_id: PathId) -> list[str]:
+        prefix = f"{GROUP_VERSIONS}{_group_key(group_id)}/"
+        return [key.removeprefix(prefix) for key in await self._store.list(prefix)]
+
+    async def group_version(self, group_id: PathId, version: str) -> JsonValue | None:
+        return await self._read(f"{GROUP_VERSIONS}{_group_key(group_id)}/{version}")
+
+    async def delete_group_versions(self, group_id: PathId) -> None:
+        for version in await self.group_versions(group_id):
+            await self._delete(f"{GROUP_VERSIONS}{_group_key(group_id)}/{version}")

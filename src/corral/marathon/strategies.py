@@ -61,9 +61,13 @@ class Residency:
     task_lost_behavior: TaskLostBehavior = TaskLostBehavior.WAIT_FOREVER
 
 
+# Integral floats beyond this stay floats: `int(1e308)` has no 64-bit JSON form (encoding it was a 500).
+_EXACT_INT_LIMIT = 2**53
+
+
 def number_json(value: float) -> int | float:
     """Write `1.0` as `1`, as upstream does (`"cpus":1,"mem":128,"disk":0`)."""
-    return int(value) if value.is_integer() else value
+    return int(value) if value.is_integer() and abs(value) <= _EXACT_INT_LIMIT else value
 
 
 def decode_upgrade_strategy(fields: Fields) -> UpgradeStrategy | None:

@@ -26,10 +26,15 @@ class _Server(uvicorn.Server):
 
 
 def make_socket(host: str, port: int) -> socket.socket:
-    """Bind now, so a port clash is reported at start-up and port 0 gets its real number at once."""
+    """Bind now, so a port clash is reported at start-up and port 0 gets its real number at once.
+
+    TCP_NODELAY is set here because asyncio sets it only on sockets whose `proto` is IPPROTO_TCP, and the
+    accepted connections inherit it: without it, a response uvicorn writes in two pieces (head, then body)
+    waits for the client's delayed ACK, 40 ms on Linux, on every request."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.bind((host, port))
     return sock
 

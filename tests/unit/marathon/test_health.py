@@ -9,6 +9,9 @@ from corral.core.task_state import TaskState
 from corral.marathon.checks import HealthCheck, HealthCheckProtocol
 from corral.marathon.health import (
     Health,
+    HealthTracker,
+    HealthVerdict,
+    http_verdict,
     instance_healthy,
     next_check_at,
     probe_port,
@@ -37,10 +40,10 @@ def test_failures_in_the_grace_period_are_ignored_until_the_first_success() -> N
     outcome = record_result(health, CHECK, instance, healthy=False, now=fleet.clock.now(), cause="503")
     assert outcome.ignored and outcome.health == health
     outcome = record_result(health, CHECK, instance, healthy=True, now=fleet.clock.now())
-    assert outcome.health.alive and outcome.alive_changed(health)
+    assert outcome.health.alive and outcome.alive_changed and not outcome.failed
     fleet.clock.advance(0.5)  # still within the grace period, but it has succeeded once: it counts
     failed = record_result(outcome.health, CHECK, instance, healthy=False, now=fleet.clock.now(), cause="503")
-    assert not failed.ignored and failed.health.consecutive_failures == 1 and not failed.health.alive
+    assert failed.failed and failed.health.consecutive_failures == 1 and failed.alive_changed
 
 
 def test_failures_of_a_task_that_is_not_running_are_ignored() -> None:
@@ -120,3 +123,69 @@ def test_marathon_probes_5_s_after_start_then_every_interval_and_on_the_right_po
     app = fleet.apps[instance.app_id].app
     assert probe_port(HealthCheck(port_index=1), app, instance) == instance.host_ports[1]
     assert probe_port(HealthCheck(port=8080), app, instance) == 8080
+
+
+def test_http_answers_200_to_399_are_healthy_and_1xx_can_be_ignored() -> None:
+    assert http_verdict(200, "OK", ignore_http1xx=False) == HealthVerdict(healthy=True)
+    assert http_verdict(302, "Found", ignore_http1xx=False) == HealthVerdict(healthy=True)
+    assert http_verdict(500, "Internal Server Error", ignore_http1xx=False) == HealthVerdict(
+        healthy=False, cause="500 Internal Server Error"
+    )
+    assert http_verdict(101, "Switching Protocols", ignore_http1xx=True) is None  # no result at all
+    assert http_verdict(101, "Switching Protocols", ignore_http1xx=False) == HealthVerdict(
+        healthy=False, cause="101 Switching Protocols"
+    )
+    assert not http_verdict(404, "", ignore_http1xx=True).healthy  # type: ignore[union-attr]
+
+
+def test_the_tracker_hands_out_each_probe_once_until_its_verdict_arrives() -> None:
+    fleet = Fleet()
+    instance = running_instance(fleet)
+    app = replace(fleet.apps[instance.app_id].app, health_checks=(CHECK,))
+    tracker = HealthTracker()
+    assert tracker.due([instance], lambda i: app, fleet.clock.now()) == ([], instance.since + 5)
+    fleet.clock.advance(5)
+    [probe], wake = tracker.due([instance], lambda i: app, fleet.clock.now())
+    assert (probe.host, probe.port, wake) == ("a1.example.com", instance.host_ports[0], None)
+    fleet.clock.advance(60)
+    assert tracker.due([instance], lambda i: app, fleet.clock.now()) == ([], None)  # still in flight
+    outcome = tracker.record(probe, HealthVerdict(healthy=True), instance, fleet.clock.now())
+    assert outcome is not None and outcome.alive_changed and tracker.healthy(instance.instance_id)
+    [again], _ = tracker.due([instance], lambda i: app, fleet.clock.now())  # overdue: at once
+    assert again == probe
+
+
+def test_the_tracker_forgets_instances_that_are_gone() -> None:
+    fleet = Fleet()
+    instance = running_instance(fleet)
+    app = replace(fleet.apps[instance.app_id].app, health_checks=(CHECK,))
+    tracker = HealthTracker()
+    fleet.clock.advance(5)
+    [probe], _ = tracker.due([instance], lambda i: app, fleet.clock.now())
+    tracker.record(probe, HealthVerdict(healthy=True), instance, fleet.clock.now())
+    tracker.due([], lambda i: app, fleet.clock.now())
+    assert tracker.results(instance.instance_id) == [] and tracker.healthy(instance.instance_id) is None
+    [probe], _ = tracker.due([instance], lambda i: app, fleet.clock.now())  # a fresh start
+    assert tracker.record(probe, HealthVerdict(healthy=True), None, fleet.clock.now()) is None
+
+
+def test_a_check_whose_port_the_task_lacks_is_probed_without_one() -> None:
+    fleet = Fleet()
+    instance = running_instance(fleet)
+    app = replace(fleet.apps[instance.app_id].app, health_checks=(replace(CHECK, port_index=5),))
+    fleet.clock.advance(5)
+    [probe], _ = HealthTracker().due([instance], lambda i: app, fleet.clock.now())
+    assert probe.port is None  # the prober fails it with upstream's cause
+
+
+def test_mesos_verdicts_share_the_model() -> None:
+    fleet = Fleet()
+    instance = running_instance(fleet)
+    check = HealthCheck(protocol=HealthCheckProtocol.MESOS_TCP)
+    tracker = HealthTracker()
+    outcome = tracker.record_mesos(instance, check, healthy=True, now=fleet.clock.now())
+    assert outcome.alive_changed and tracker.healthy(instance.instance_id) is True
+    outcome = tracker.record_mesos(instance, check, healthy=False, now=fleet.clock.now() + 1)
+    assert outcome.failed and not outcome.kill and tracker.healthy(instance.instance_id) is False
+    tracker.forget(instance.instance_id)
+    assert tracker.results(instance.instance_id) == []

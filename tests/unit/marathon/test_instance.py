@@ -13,6 +13,7 @@ from corral.marathon.instance import (
     Goal,
     Instance,
     InstanceId,
+    TaskJsonCache,
     app_id_of_task,
     format_timestamp,
     instance_id_of_task,
@@ -146,3 +147,32 @@ def test_task_json_has_only_keys_the_client_knows_and_hides_details_of_finished_
     out = task_json(killed)
     assert out["state"] == "TASK_KILLED"
     assert not {"ports", "stagedAt", "startedAt", "version"} & set(out)
+
+
+def test_timestamps_keep_upstream_s_format_and_truncate_to_milliseconds() -> None:
+    assert format_timestamp(0.0) == "1970-01-01T00:00:00.000Z"
+    assert format_timestamp(1443604157.6149) == "2015-09-30T09:09:17.614Z"  # truncated, not rounded
+    assert format_timestamp(1443604157.9999) == "2015-09-30T09:09:17.999Z"
+
+
+def test_the_task_json_cache_hands_out_the_same_json_until_the_instance_changes() -> None:
+    clock = FakeClock(t=1500000000.0)
+    cache = TaskJsonCache()
+    instance = new_instance(clock)
+    first = cache.task_json(instance, (10101,), keep=10)
+    assert first == task_json(instance, service_ports=(10101,))
+    assert cache.task_json(instance, (10101,), keep=10) is first
+    assert cache.task_json(instance, (10102,), keep=10)["servicePorts"] == [10102]  # other service ports
+    running = instance.with_status(status(instance, TaskState.TASK_RUNNING), clock.now())
+    assert cache.task_json(running, (10102,), keep=10)["state"] == "TASK_RUNNING"
+
+
+def test_the_task_json_cache_forgets_what_two_generations_did_not_ask_for() -> None:
+    clock = FakeClock(t=1500000000.0)
+    cache = TaskJsonCache()
+    instances = [new_instance(clock, f"/app-{n}") for n in range(6)]
+    for instance in instances[:2]:
+        cache.task_json(instance, (), keep=2)
+    for instance in instances[2:]:  # two more generations of two
+        cache.task_json(instance, (), keep=2)
+    assert len(cache) == 4  # the first two are gone

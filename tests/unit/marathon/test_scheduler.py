@@ -54,6 +54,26 @@ def test_at_most_max_instances_per_offer_are_launched_on_one_offer() -> None:
     assert decision.queue[0].count == 3
 
 
+def test_an_offer_cut_short_by_the_limit_is_refused_for_no_time_while_instances_wait() -> None:
+    fleet = Fleet(config=SchedulerConfig(max_instances_per_offer=2))
+    fleet.put(make_app("/web", instances=3, cpus=0.1))
+    [accept] = fleet.cycle(make_offer("a1")).plan.accepts
+    assert accept.refuse_seconds == 0.0  # the rest of the offer comes back with the next allocation
+    [accept] = fleet.cycle(make_offer("a1")).plan.accepts  # the last instance: nothing waits after it
+    assert accept.refuse_seconds == fleet.config.accept_refuse_seconds
+
+
+def test_one_decision_places_hundreds_of_instances_of_one_app() -> None:
+    fleet = Fleet()
+    fleet.put(make_app("/web", instances=500, cpus=0.01, mem=1))
+    offers = [
+        make_offer(f"a{n}", cpus=64, mem=65536, ports=[(31000 + 200 * n, 31199 + 200 * n)]) for n in range(5)
+    ]
+    decision = fleet.cycle(*offers)
+    assert len(decision.launched) == 500  # 100 per offer: upstream's 5 made this take 20 allocations
+    assert decision.queue == ()
+
+
 def test_waiting_apps_take_turns_on_an_offer() -> None:
     fleet = Fleet()
     fleet.put(make_app("/a", instances=3, cpus=1))
