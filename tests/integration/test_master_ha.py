@@ -1,8 +1,8 @@
 """The tutorial's layout on one machine: three masters and three Marathons elect leaders in a real ZooKeeper.
 
-Masters and Marathons listen on 127.0.0.11-13 and the agent on 127.0.0.21; every daemon is its own process
-and finds the leaders through `zk://`. Running tasks must survive the death of the leading master and then of
-the leading Marathon: the same task ids keep running, and every Marathon instance keeps answering the API.
+A 3-server ZooKeeper ensemble, masters and Marathons on 127.0.0.11-13, agents on 127.0.0.21-23: every daemon
+is its own process and finds the leaders through `zk://`. Running tasks must survive the death of the leading
+master and then of the leading Marathon: the same task ids keep running, and every Marathon keeps answering.
 """
 
 from __future__ import annotations
@@ -24,16 +24,17 @@ from corral.testing.procs import free_ports, wait_for
 
 pytestmark = pytest.mark.integration
 
-zk1 = ensemble_fixture("zk1", size=1)
+zk3 = ensemble_fixture("zk3", size=3)
 MASTER_IPS = ("127.0.0.11", "127.0.0.12", "127.0.0.13")
-AGENT_IP = "127.0.0.21"
+AGENT_IPS = ("127.0.0.21", "127.0.0.22", "127.0.0.23")
+AGENTS = len(AGENT_IPS)
 DNS_IP = "127.0.0.31"
 SESSION = "2secs"
 
 
 @pytest.fixture
-def cluster(zk1: ZkEnsemble, tmp_path: Path) -> Iterator[Cluster]:
-    cluster = Cluster(zk1.hosts, tmp_path, session=SESSION)
+def cluster(zk3: ZkEnsemble, tmp_path: Path) -> Iterator[Cluster]:
+    cluster = Cluster(zk3.hosts, tmp_path, session=SESSION)
     try:
         yield cluster
     except BaseException:
@@ -55,7 +56,9 @@ def test_kill_9_of_the_leading_master_keeps_every_running_task(cluster: Cluster)
     assert scheduler.headers["location"] == f"//{leader.address}/api/v1/scheduler"
     assert followers[0].get("/master/health").status_code == 200
 
-    cluster.start("agent", "agent", AGENT_IP, ["--master", cluster.url, "--zk_session_timeout", SESSION])
+    for ip in AGENT_IPS:
+        agent_args = ["--master", cluster.url, "--zk_session_timeout", SESSION]
+        cluster.start(f"agent-{ip}", "agent", ip, agent_args)
     [dns_port] = free_ports(1, host=DNS_IP)
     dns_args = ["--master", cluster.url, "--address", DNS_IP, "--port", str(dns_port), "--refresh", "100ms"]
     cluster.others.append(
@@ -78,7 +81,10 @@ def test_kill_9_of_the_leading_master_keeps_every_running_task(cluster: Cluster)
     created = wait_for(post_app, timeout=30, what="a Marathon leader to take the app (through a proxy)")
     assert created.status_code == 201, created.text
     before = wait_for(
-        lambda: ((tasks := running_tasks(leader)) is not None and len(tasks) == 2 and tasks) or None,
+        lambda: (
+            ((tasks := running_tasks(leader, len(AGENT_IPS))) is not None and len(tasks) == 2 and tasks)
+            or None
+        ),
         timeout=30,
         what="two running tasks",
     )
@@ -89,7 +95,7 @@ def test_kill_9_of_the_leading_master_keeps_every_running_task(cluster: Cluster)
     new_ip = new_leader.address.split(":")[0]
     wait_for(lambda: leader_by_dns(dns_port) == new_ip, timeout=30, what="leader.mesos to follow")
     after = wait_for(
-        lambda: running_tasks(new_leader) == before or None,
+        lambda: running_tasks(new_leader, AGENTS) == before or None,
         timeout=30,
         what="the agent and Marathon to come back to the new leader with the same tasks",
     )
@@ -103,7 +109,7 @@ def test_kill_9_of_the_leading_master_keeps_every_running_task(cluster: Cluster)
     survivors = [m for m in marathons if m is not marathon_leader]
     new_marathon = wait_for(lambda: marathon_leader_of(survivors), timeout=30, what="a new Marathon leader")
     wait_for(
-        lambda: running_tasks(new_leader) == before and marathon_tasks(new_marathon) == before,
+        lambda: running_tasks(new_leader, AGENTS) == before and marathon_tasks(new_marathon) == before,
         timeout=30,
         what="the new Marathon leader to re-subscribe and report the same tasks",
     )
