@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from support.marathon_dev import marathon_http, stopping
 
 from corral.agent.effects import HealthProbe
 from corral.agent.health_probes import HealthProbes
@@ -141,26 +142,16 @@ FAST: dict[str, Any] = {"delaySeconds": 0, "intervalSeconds": 1, "timeoutSeconds
 @pytest.fixture(scope="module")
 def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevProcess]:
     [port] = free_ports(1)
-    process = start_dev(tmp_path_factory.mktemp("health"), resources=RESOURCES, marathon_port=port)
-    try:
+    with stopping(
+        start_dev(tmp_path_factory.mktemp("health"), resources=RESOURCES, marathon_port=port)
+    ) as process:
         yield process
-    finally:
-        code = process.stop()
-        assert code == 0, process.fail(f"corral dev exited with {code} after SIGTERM")
 
 
 @pytest.fixture
 def http(dev: DevProcess) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=f"http://{dev.marathon}", timeout=5.0, trust_env=False) as client:
-        wait_for(lambda: _subscribed(client), timeout=15, what="marathon to subscribe")
+    with marathon_http(dev) as client:
         yield client
-
-
-def _subscribed(http: httpx.Client) -> bool:
-    try:
-        return isinstance(http.get("/v2/info").json().get("frameworkId"), str)
-    except httpx.HTTPError:
-        return False
 
 
 def app(app_id: str, cmd: str, check: dict[str, Any]) -> dict[str, Any]:

@@ -16,6 +16,7 @@ import dns.rcode
 import dns.resolver
 import httpx
 import pytest
+from support.marathon_dev import marathon_http, stopping
 
 from corral.dns.server import bind_dns, serve_dns
 from corral.testing.procs import DevProcess, free_ports, start_dev, wait_for
@@ -37,32 +38,25 @@ JSON = {"Content-type": "application/json"}
 @pytest.fixture(scope="module")
 def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevProcess]:
     marathon_port, dns_port = free_ports(2)
-    process = start_dev(
-        tmp_path_factory.mktemp("dns"), resources=RESOURCES, marathon_port=marathon_port, dns_port=dns_port
-    )
-    try:
+    with stopping(
+        start_dev(
+            tmp_path_factory.mktemp("dns"),
+            resources=RESOURCES,
+            marathon_port=marathon_port,
+            dns_port=dns_port,
+        )
+    ) as process:
         # Until its first read of /master/state, the DNS server answers SERVFAIL.
         wait_for(
             lambda: lookup(process, "leader.mesos", "A"), timeout=10, what="the DNS server's first table"
         )
         yield process
-    finally:
-        code = process.stop()
-        assert code == 0, process.fail(f"corral dev exited with {code} after SIGTERM")
 
 
 @pytest.fixture
 def http(dev: DevProcess) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=f"http://{dev.marathon}", timeout=5.0, trust_env=False) as client:
-        wait_for(lambda: _subscribed(client), timeout=15, what="marathon to subscribe")
+    with marathon_http(dev) as client:
         yield client
-
-
-def _subscribed(http: httpx.Client) -> bool:
-    try:
-        return isinstance(http.get("/v2/info").json().get("frameworkId"), str)
-    except httpx.HTTPError:
-        return False
 
 
 def resolver(dev: DevProcess) -> dns.resolver.Resolver:

@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from support.marathon_dev import stopping
 
 from corral.testing.procs import DevProcess, free_ports, start_dev, wait_for
 
@@ -32,12 +33,10 @@ JSON = {"Content-type": "application/json"}
 @pytest.fixture(scope="module")
 def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevProcess]:
     [port] = free_ports(1)
-    process = start_dev(tmp_path_factory.mktemp("marathon"), resources=RESOURCES, marathon_port=port)
-    try:
+    with stopping(
+        start_dev(tmp_path_factory.mktemp("marathon"), resources=RESOURCES, marathon_port=port)
+    ) as process:
         yield process
-    finally:
-        code = process.stop()
-        assert code == 0, process.fail(f"corral dev exited with {code} after SIGTERM")
 
 
 @pytest.fixture

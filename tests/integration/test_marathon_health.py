@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from support.marathon_dev import marathon_http, stopping
 
 from corral.core.ids import TaskId
 from corral.marathon.checks import HealthCheck, HealthCheckProtocol, ReadinessCheck
@@ -129,26 +130,16 @@ def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevProcess]:
     port, *task_ports = free_ports(17)
     ranges = ",".join(f"{p}-{p}" for p in sorted(task_ports))
     resources = f"cpus:8;mem:8192;disk:10000;ports:[{ranges}]"
-    process = start_dev(tmp_path_factory.mktemp("marathon-health"), resources=resources, marathon_port=port)
-    try:
+    with stopping(
+        start_dev(tmp_path_factory.mktemp("marathon-health"), resources=resources, marathon_port=port)
+    ) as process:
         yield process
-    finally:
-        code = process.stop()
-        assert code == 0, process.fail(f"corral dev exited with {code} after SIGTERM")
 
 
 @pytest.fixture
 def http(dev: DevProcess) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=f"http://{dev.marathon}", timeout=5.0, trust_env=False) as client:
-        wait_for(lambda: _subscribed(client), timeout=15, what="marathon to subscribe")
+    with marathon_http(dev) as client:
         yield client
-
-
-def _subscribed(http: httpx.Client) -> bool:
-    try:
-        return isinstance(http.get("/v2/info").json().get("frameworkId"), str)
-    except httpx.HTTPError:
-        return False
 
 
 @pytest.fixture
