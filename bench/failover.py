@@ -29,7 +29,7 @@ from pathlib import Path
 import httpx
 
 from corral.testing.daemons import Daemon
-from corral.testing.ha import Cluster, marathon_leader_of, marathon_tasks, running_tasks
+from corral.testing.ha import Cluster, leader_named_by, marathon_tasks, running_tasks
 from corral.testing.procs import wait_for
 from corral.testing.zookeeper import ZkEnsemble, zookeeper_missing
 
@@ -83,12 +83,12 @@ def master_failover(cluster: Cluster, tasks: set[str], rounds: int) -> list[floa
 def marathon_failover(cluster: Cluster, marathons: list[Daemon], tasks: set[str], rounds: int) -> list[float]:
     out = []
     for _ in range(rounds):
-        leader = wait_for(lambda: marathon_leader_of(marathons), timeout=30, what="a Marathon leader")
+        leader = wait_for(lambda: leader_named_by(marathons), timeout=30, what="a Marathon leader")
         master = wait_for(cluster.leader, timeout=30, what="a leading master")
         survivors = [m for m in marathons if m is not leader]
 
         def recovered(master: Daemon = master, survivors: list[Daemon] = survivors) -> bool:
-            new = marathon_leader_of(survivors)
+            new = leader_named_by(survivors)
             return (
                 new is not None
                 and marathon_tasks(new, "steady") == tasks

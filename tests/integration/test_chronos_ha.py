@@ -13,6 +13,7 @@ import pytest
 from zk import ZkEnsemble, ensemble_fixture
 
 from corral.testing.daemons import Daemon, start_daemon
+from corral.testing.ha import leader_named_by
 from corral.testing.procs import DevProcess, free_ports, json_list, start_dev, wait_for
 
 pytestmark = pytest.mark.integration
@@ -50,22 +51,6 @@ def due_slots(dev: DevProcess) -> Counter[str]:
     return slots
 
 
-def chronos_leader(instances: list[Daemon]) -> Daemon | None:
-    named = set()
-    for chronos in instances:
-        try:
-            response = chronos.get("/scheduler/leader")
-        except httpx.HTTPError:
-            return None
-        if response.status_code != 200:
-            return None
-        named.add(response.json()["leader"])
-    if len(named) != 1:
-        return None
-    [address] = named
-    return next((c for c in instances if c.address == address and c.alive), None)
-
-
 def test_a_chronos_leader_dies_and_the_other_keeps_the_schedule(
     zk1: ZkEnsemble, dev: DevProcess, tmp_path: Path
 ) -> None:
@@ -73,7 +58,9 @@ def test_a_chronos_leader_dies_and_the_other_keeps_the_schedule(
     try:
         for chronos in instances:
             chronos.wait_answering("/ping")
-        leader = wait_for(lambda: chronos_leader(instances), timeout=30, what="a Chronos leader")
+        leader = wait_for(
+            lambda: leader_named_by(instances, "/scheduler/leader"), timeout=30, what="a Chronos leader"
+        )
         follower = next(c for c in instances if c is not leader)
         start = (datetime.now(UTC) + timedelta(seconds=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
         job = {
@@ -91,7 +78,9 @@ def test_a_chronos_leader_dies_and_the_other_keeps_the_schedule(
 
         leader.kill()
         wait_for(
-            lambda: chronos_leader([follower]) is follower or None, timeout=30, what="the follower to lead"
+            lambda: leader_named_by([follower], "/scheduler/leader") is follower or None,
+            timeout=30,
+            what="the follower to lead",
         )
         jobs = httpx.get(f"{follower.url}/scheduler/jobs", timeout=10).json()
         assert [j["name"] for j in jobs] == ["tick"]

@@ -19,7 +19,7 @@ import pytest
 from zk import ZkEnsemble, ensemble_fixture
 
 from corral.testing.daemons import Daemon, start_daemon
-from corral.testing.ha import Cluster, marathon_leader_of, marathon_tasks, running_tasks
+from corral.testing.ha import Cluster, leader_named_by, marathon_tasks, running_tasks
 from corral.testing.procs import free_ports, wait_for
 
 pytestmark = pytest.mark.integration
@@ -103,11 +103,11 @@ def test_kill_9_of_the_leading_master_keeps_every_running_task(cluster: Cluster)
     assert marathon_tasks(marathons[2]) == before
 
     marathon_leader = wait_for(
-        lambda: marathon_leader_of(marathons), timeout=10, what="every Marathon to name one leader"
+        lambda: leader_named_by(marathons), timeout=10, what="every Marathon to name one leader"
     )
     marathon_leader.kill()
     survivors = [m for m in marathons if m is not marathon_leader]
-    new_marathon = wait_for(lambda: marathon_leader_of(survivors), timeout=30, what="a new Marathon leader")
+    new_marathon = wait_for(lambda: leader_named_by(survivors), timeout=30, what="a new Marathon leader")
     wait_for(
         lambda: running_tasks(new_leader, AGENTS) == before and marathon_tasks(new_marathon) == before,
         timeout=30,

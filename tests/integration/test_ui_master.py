@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
-from support.browser import chromium, screenshots, watched_page
+from support.browser import screenshots, watched_page
 
 from corral.testing.procs import DevProcess, free_ports, start_dev, wait_for
 
@@ -28,12 +28,6 @@ WAIT_MS = 15_000
 def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     with screenshots(tmp_path_factory.mktemp("ui-screenshots")) as folder:
         yield folder
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as browser:
-        yield browser
 
 
 @pytest.fixture(scope="module")

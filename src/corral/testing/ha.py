@@ -102,12 +102,13 @@ def marathon_tasks(marathon: Daemon, app: str = "sleepy") -> set[str] | None:
     return {str(t["id"]) for t in response.json()["tasks"]}
 
 
-def marathon_leader_of(marathons: list[Daemon]) -> Daemon | None:
-    """The Marathon that every live instance names in /v2/leader."""
+def leader_named_by(instances: list[Daemon], path: str = "/v2/leader") -> Daemon | None:
+    """The instance every one of `instances` names as the leader at `path` (`{"leader": "host:port"}`:
+    Marathon's /v2/leader, Chronos's /scheduler/leader), when they agree and it is alive."""
     named = set()
-    for marathon in marathons:
+    for instance in instances:
         try:
-            response = marathon.get("/v2/leader")
+            response = instance.get(path)
         except httpx.HTTPError:
             return None
         if response.status_code != 200:
@@ -116,4 +117,4 @@ def marathon_leader_of(marathons: list[Daemon]) -> Daemon | None:
     if len(named) != 1:
         return None
     [address] = named
-    return next((m for m in marathons if m.address == address and m.alive), None)
+    return next((i for i in instances if i.address == address and i.alive), None)
