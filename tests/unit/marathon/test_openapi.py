@@ -21,6 +21,7 @@ from .test_runtime import make_harness
 
 DOCUMENT = openapi_document(MARATHON_VERSION)
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
+OPENAPI_NAME = re.compile(r"[a-zA-Z0-9.\-_]+")
 
 
 @pytest.fixture
@@ -45,6 +46,16 @@ def refs(value: JsonValue) -> Iterator[str]:
             yield from refs(item)
 
 
+def links(value: JsonValue) -> Iterator[str]:
+    """The names of every response's links."""
+    if isinstance(value, dict):
+        found = value.get("links")
+        if isinstance(found, dict):
+            yield from found
+        for item in value.values():
+            yield from links(item)
+
+
 def resolve(pointer: str) -> JsonValue:
     node: JsonValue = DOCUMENT
     for part in pointer.removeprefix("#/").split("/"):
@@ -65,6 +76,15 @@ def test_every_reference_resolves() -> None:
     assert "#/components/schemas/AppInfo" in pointers
     for pointer in pointers:
         assert isinstance(resolve(pointer), dict), pointer
+
+
+def test_component_and_link_names_use_only_the_characters_openapi_allows() -> None:
+    components = DOCUMENT["components"]
+    assert isinstance(components, dict)
+    names = [name for kind in components.values() if isinstance(kind, dict) for name in kind]
+    names += links(DOCUMENT)
+    assert "get-v2.apps.appId" in names
+    assert [name for name in names if not OPENAPI_NAME.fullmatch(name)] == []
 
 
 def test_the_example_app_is_valid() -> None:
