@@ -23,6 +23,7 @@ from corral.cli.runner import (
     Service,
     bind_daemon,
     bound_port,
+    elected_service,
     make_dirs,
     serve_all,
     start_daemon,
@@ -30,7 +31,6 @@ from corral.cli.runner import (
 from corral.coord.local import SqliteStore
 from corral.coord.zk_url import InvalidUrl, parse_zk_url, str_masked
 from corral.coord.zookeeper import ZooKeeper
-from corral.frameworks.leadership import LeaderProxy, Leadership
 
 STATE_FILE = "chronos.db"
 DEFAULT_FAILURE_RETRY_MS = 60_000
@@ -155,13 +155,10 @@ def chronos(
             return
         async with ZooKeeper(zk, session_timeout=zk_timeout / 1000) as session:
             runtime = ChronosRuntime(config, session.store(zk.path))
-            leadership = Leadership(f"{config.hostname}:{config.http_port}")
-            app = LeaderProxy(runtime.app, leadership, local=("/ping",))
-            path = zk.child("leader")
-
-            async def run() -> None:
-                await leadership.run(session, path, runtime.run, what="chronos")
-
-            await serve_all([Service("chronos", app, sock, run)])
+            advertised = f"{config.hostname}:{config.http_port}"
+            elected = elected_service(
+                "chronos", runtime.app, sock, runtime.run, session=session, url=zk, advertised=advertised
+            )
+            await serve_all([elected])
 
     return start_daemon(main)

@@ -27,13 +27,13 @@ from corral.cli.runner import (
     Service,
     bind_daemon,
     bound_port,
+    elected_service,
     make_dirs,
     serve_all,
     start_daemon,
 )
 from corral.coord.zk_url import ZkUrl, str_masked
 from corral.coord.zookeeper import ZooKeeper
-from corral.frameworks.leadership import LeaderProxy, Leadership
 from corral.marathon.runtime import MarathonConfig
 from corral.marathon.service import MarathonService
 
@@ -138,13 +138,10 @@ def marathon(
             return
         async with ZooKeeper(zk, session_timeout=session_timeout) as session:
             service = MarathonService(config, session.store(zk.path), zk_session_timeout=session_timeout)
-            leadership = Leadership(f"{config.hostname}:{config.http_port}")
-            app = LeaderProxy(service.app, leadership, local=("/ping",))
-            path = zk.child("leader")
-
-            async def run() -> None:
-                await leadership.run(session, path, service.run, what="marathon")
-
-            await serve_all([Service("marathon", app, sock, run)])
+            advertised = f"{config.hostname}:{config.http_port}"
+            elected = elected_service(
+                "marathon", service.app, sock, service.run, session=session, url=zk, advertised=advertised
+            )
+            await serve_all([elected])
 
     return start_daemon(main)

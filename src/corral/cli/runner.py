@@ -18,14 +18,19 @@ import socket
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from starlette.types import ASGIApp
 
 from corral.coord.ports import CoordError
 from corral.core.errors import CorralError, DaemonStopped
+from corral.frameworks.leadership import LeaderProxy, Leadership
 from corral.net.serve import make_socket, serve
+
+if TYPE_CHECKING:
+    from corral.coord.zk_url import ZkUrl
+    from corral.coord.zookeeper import ZooKeeper
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +86,26 @@ def make_dirs(*paths: os.PathLike[str]) -> None:
             os.makedirs(path, exist_ok=True)
         except OSError as e:
             raise StartupError(f"cannot create {os.fspath(path)}: {e.strerror}") from None
+
+
+def elected_service(
+    name: str,
+    app: ASGIApp,
+    sock: socket.socket,
+    lead: Callable[[], Coroutine[Any, Any, None]],
+    *,
+    session: ZooKeeper,
+    url: ZkUrl,
+    advertised: str,
+) -> Service:
+    """A framework daemon (Marathon, Chronos) in an ensemble: it campaigns under `<url>/leader` as
+    `advertised` (host:port), runs `lead` while elected, and proxies its API to the leader meanwhile."""
+    leadership = Leadership(advertised)
+
+    async def run() -> None:
+        await leadership.run(session, url.child("leader"), lead, what=name)
+
+    return Service(name, LeaderProxy(app, leadership, local=("/ping",)), sock, run)
 
 
 async def serve_all(services: list[Service]) -> None:

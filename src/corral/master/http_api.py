@@ -340,10 +340,7 @@ class MasterApi:
         )
 
     async def redirect(self, request: Request) -> Response:
-        leader = self.runtime.leader
-        if leader is None:
-            return _text(503, "No leader elected")
-        return RedirectResponse(f"//{leader.hostname}:{leader.port}", status_code=307)
+        return _to_leader(self.runtime)  # the leader's base URL, `//host:port`
 
     async def browse(self, request: Request) -> Response:
         return await self.files.proxy(request, "browse")
@@ -412,11 +409,14 @@ def _leader_only(path: str) -> bool:
     return path not in _ANY_MASTER_PATHS and not path.startswith(("/files/", static.PREFIX + "/"))
 
 
-def _to_leader(runtime: MasterRuntime, scope: Scope) -> Response:
-    """A non-leader's answer: 307 to the same path on the leader (protocol-relative, as upstream), or 503."""
+def _to_leader(runtime: MasterRuntime, scope: Scope | None = None) -> Response:
+    """307 to the leader (protocol-relative, as upstream): the same path and query as `scope`'s, or its base
+    URL without a scope; 503 while no leader is known."""
     leader = runtime.leader
     if leader is None:
         return _text(503, "No leader elected")
-    query = scope.get("query_string", b"").decode("latin-1")
-    location = f"//{leader.hostname}:{leader.port}{scope['path']}" + (f"?{query}" if query else "")
+    location = f"//{leader.hostname}:{leader.port}"
+    if scope is not None:
+        query = scope.get("query_string", b"").decode("latin-1")
+        location += scope["path"] + (f"?{query}" if query else "")
     return RedirectResponse(location, status_code=307)
