@@ -161,3 +161,37 @@ async def test_without_a_leader_registration_is_a_link_error() -> None:
                     pass
         finally:
             await link.aclose()
+
+
+@pytest.mark.parametrize("elected", [True, False])
+async def test_a_follower_answer_from_the_elected_master_is_retried_at_once_not_after_the_backoff(
+    elected: bool,
+) -> None:
+    """ZooKeeper tells the agent of an election before the winner's own watch fires: its 307 then means
+    "not yet", and the agent asks again promptly. From a master no election named, a 307 earns the backoff."""
+    follower = Starlette(
+        routes=[Route("/api/v1/agent", lambda _: Response(status_code=307), methods=["POST"])]
+    )
+    sock = make_socket("127.0.0.1", 0)
+    host, port = sock.getsockname()[:2]
+    task = asyncio.create_task(serve(follower, sock, name="follower"))
+    detector = SwitchableDetector()
+    try:
+        async with LeaderTracker(detector, elected=elected) as leader:
+            await detector.leaders.put(MasterInfo(id="a", ip=host, port=port, hostname=host))
+            link = HttpMasterLink(leader)
+            try:
+                with pytest.raises(LinkError, match="answered 307"):
+                    async for _ in link.stream(Register(agent_info=AgentInfo(hostname="h"), ip="127.0.0.1")):
+                        pass
+                if elected:
+                    await asyncio.wait_for(link.pause(3600), timeout=30)
+                else:
+                    with pytest.raises(TimeoutError):
+                        await asyncio.wait_for(link.pause(3600), timeout=0.3)
+            finally:
+                await link.aclose()
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -19,7 +19,7 @@ import httpx
 from corral.core.errors import DecodeError
 from corral.core.ids import AgentId
 from corral.net.agent_link import LinkError
-from corral.net.leader import LeaderChanged, LeaderTracker, until_changed
+from corral.net.leader import CATCH_UP_RETRY, LeaderChanged, LeaderTracker, until_changed
 from corral.protocol import recordio
 from corral.protocol.agent import (
     AGENT_ID_HEADER,
@@ -41,6 +41,7 @@ class HttpMasterLink:
         self._timeout = timeout
         self._client = httpx.AsyncClient(timeout=httpx.Timeout(timeout))
         self._registered_with: str | None = None  # the master of the latest registration attempt
+        self._catching_up = False  # that master is the elected leader but did not know it yet
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -50,6 +51,7 @@ class HttpMasterLink:
         if master is None:
             raise LinkError(f"no leading master in {self.leader.describe}")
         self._registered_with = master
+        self._catching_up = False
         body = dumps(encode_agent_message(register))
         timeout = httpx.Timeout(self._client.timeout.connect, read=None)
         try:
@@ -57,6 +59,7 @@ class HttpMasterLink:
                 "POST", f"http://{master}{PATH}", content=body, headers=HEADERS, timeout=timeout
             ) as response:
                 if response.status_code != 200:
+                    self._catching_up = self.leader.catching_up(master, response.status_code)
                     text = (await response.aread()).decode(errors="replace")[:200]
                     raise LinkError(f"REGISTER to {master} answered {response.status_code}: {text}")
                 decoder = recordio.Decoder()
@@ -71,6 +74,8 @@ class HttpMasterLink:
             raise LinkError(f"stream from {master} is malformed: {e}") from e
 
     async def pause(self, delay: float) -> None:
+        if self._catching_up:
+            delay = min(delay, CATCH_UP_RETRY)
         with contextlib.suppress(TimeoutError):  # as a Mesos agent, register at once with a new leader
             await asyncio.wait_for(self.leader.changed_from(self._registered_with), delay)
 

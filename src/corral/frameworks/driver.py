@@ -23,7 +23,7 @@ import httpx
 
 from corral.core.errors import CorralError, DecodeError
 from corral.core.ids import FrameworkId
-from corral.net.leader import LeaderChanged, LeaderTracker, open_tracker, until_changed
+from corral.net.leader import CATCH_UP_RETRY, LeaderChanged, LeaderTracker, open_tracker, until_changed
 from corral.protocol import recordio
 from corral.protocol.json import dumps, loads
 from corral.protocol.mesos import FrameworkInfo
@@ -63,6 +63,7 @@ class SchedulerDriver:
         self._master_spec = master
         self.master = master  # the master of the current (or last) subscription
         self._redirect: str | None = None  # a 307's leader, tried until it fails
+        self._catching_up = False  # the elected master answered as a follower: it will lead in a moment
         self._zk_session_timeout = zk_session_timeout
         self.framework_info = framework_info
         self.stream_id: str | None = None
@@ -109,8 +110,11 @@ class SchedulerDriver:
                     return
                 if self._redirect is not None:
                     continue  # a 307 named the leader: go there now
-                delay = min(self._backoff_max, self._backoff_initial * 2**failures)
-                failures += 1
+                if self._catching_up:
+                    delay = CATCH_UP_RETRY
+                else:
+                    delay = min(self._backoff_max, self._backoff_initial * 2**failures)
+                    failures += 1
                 with contextlib.suppress(TimeoutError):  # a new leader is worth trying at once
                     await asyncio.wait_for(
                         leader.changed_from(master), delay * (0.5 + self._rng.random() / 2)
@@ -125,6 +129,9 @@ class SchedulerDriver:
         async with self._client.stream(
             "POST", f"http://{master}{PATH}", content=body, headers=headers, timeout=timeout
         ) as response:
+            self._catching_up = leader.catching_up(master, response.status_code)
+            if self._catching_up:  # its 307 names the leader it just replaced: ask it again shortly
+                raise DriverError(f"SUBSCRIBE to {master}: elected, but not yet leading")
             if response.status_code == 307:
                 self._follow(response.headers.get("Location", ""))
                 return

@@ -25,6 +25,10 @@ from corral.protocol.mesos import MasterInfo
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+# How soon to ask again a master that ZooKeeper names the leader but that still answers as a follower: it
+# learns of its election from its own watch, a moment after its clients do, so it is worth a prompt retry
+# rather than the backoff meant for a master that is down.
+CATCH_UP_RETRY = 0.1
 
 
 class LeaderChanged(CorralError):
@@ -40,9 +44,12 @@ def master_address(info: MasterInfo) -> str:
 class LeaderTracker:
     """The current leader of a `MasterDetector`; use as an async context manager (it runs a watch task)."""
 
-    def __init__(self, detector: MasterDetector, *, describe: str = "") -> None:
+    def __init__(self, detector: MasterDetector, *, describe: str = "", elected: bool = False) -> None:
+        """`elected`: the detector follows an election, so the master it names is the leader by the
+        coordinator's word, whatever that master says of itself."""
         self._detector = detector
         self.describe = describe
+        self.elected = elected
         self.leader: MasterInfo | None = None
         self._changed = asyncio.Event()  # replaced on every change; the old one is set
         self._task: asyncio.Task[None] | None = None
@@ -78,6 +85,11 @@ class LeaderTracker:
                 return address
         return self.current
 
+    def catching_up(self, master: str, status: int) -> bool:
+        """Whether `status` (a follower's 307, or 503 while it knows no leader) from `master` means only that
+        the master has not yet noticed that it was elected."""
+        return self.elected and status in (307, 503) and master == self.current
+
     async def changed_from(self, address: str | None) -> None:
         """Returns once the leader is no longer `address`."""
         while self.current == address:
@@ -96,7 +108,7 @@ async def open_tracker(master: str, *, session_timeout: float = 10.0) -> AsyncIt
     url = parse_zk_url(master.replace("zoo://", "zk://", 1))
     async with (
         ZooKeeper(url, session_timeout=session_timeout) as zk,
-        LeaderTracker(zk.detector(url.path), describe=str(url)) as tracker,
+        LeaderTracker(zk.detector(url.path), describe=str(url), elected=True) as tracker,
     ):
         yield tracker
 
