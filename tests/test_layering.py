@@ -56,6 +56,7 @@ PURE_PACKAGES: dict[str, frozenset[str]] = {
     "chronos/": frozenset({"http_api.py", "runtime.py", "store.py", "ui/"}),
     "lb/": frozenset({"haproxy.py", "runtime.py"}),
     "dns/": frozenset({"server.py", "runtime.py"}),
+    "security/": frozenset({"http_auth.py"}),
 }
 FORBIDDEN = frozenset(
     {

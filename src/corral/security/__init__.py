@@ -1,0 +1,1 @@
+"""Authentication, authorization and the limits that keep hostile clients out."""
