@@ -39,6 +39,11 @@ class FetchError(CorralError):
     """A URI could not be fetched into the sandbox."""
 
 
+# What a fetch may raise besides FetchError; RuntimeError is Path.resolve meeting a symlink loop, which an
+# archive unpacked by an earlier URI may have left.
+_FAILURES = (OSError, httpx.HTTPError, tarfile.TarError, zipfile.BadZipFile, EOFError, RuntimeError)
+
+
 def fetch(uris: Sequence[Uri], sandbox: Path) -> None:
     """Fetch every URI into `sandbox`, in order. Raises FetchError on the first failure."""
     with httpx.Client(timeout=httpx.Timeout(STALL_TIMEOUT), follow_redirects=True) as client:
@@ -47,7 +52,7 @@ def fetch(uris: Sequence[Uri], sandbox: Path) -> None:
                 _fetch_one(uri, sandbox, client)
             except FetchError as e:
                 raise FetchError(f"Failed to fetch '{uri.value}': {e}") from None
-            except (OSError, httpx.HTTPError, tarfile.TarError, zipfile.BadZipFile, EOFError) as e:
+            except _FAILURES as e:
                 raise FetchError(f"Failed to fetch '{uri.value}': {e}") from e
 
 
@@ -73,10 +78,18 @@ def _fetch_one(uri: Uri, sandbox: Path, client: httpx.Client) -> None:
 
 
 def _confined(sandbox: Path, name: str) -> Path:
-    """`sandbox/name`, refusing names that are empty, absolute or climb out."""
+    """`sandbox/name`, refusing names that are empty, absolute or climb out, also through a symlink an
+    earlier URI left in the sandbox."""
     path = PurePosixPath(name)
-    if not name or path.is_absolute() or ".." in path.parts or name in (".", "/"):
-        raise FetchError(f"cannot save as '{name}': the name must be a relative path inside the sandbox")
+    if (
+        not name
+        or "\x00" in name
+        or path.is_absolute()
+        or ".." in path.parts
+        or name in (".", "/")
+        or not (sandbox / path).resolve().is_relative_to(sandbox.resolve())
+    ):
+        raise FetchError(f"cannot save as {name!r}: the name must be a relative path inside the sandbox")
     return sandbox / path
 
 

@@ -7,8 +7,9 @@ but answers a clear `DecodeError` (path and problem) where Chronos threw a stack
 value (an unknown constraint operator, a container without an image, an unknown time zone).
 
 Names: 3.x (`/v1/scheduler/*`) requires `[\\w.-]+`, 2.x (`/scheduler/*`) `[\\w\\s#_-]+` (spaces and `#`,
-no dots); both are ASCII `\\w`, as in Java. The rule applies when a job is created; a stored name is never
-re-checked.
+no dots); both are ASCII `\\w`, as in Java. A name also becomes a store key and part of every task id, so
+it must pass Mesos' id rule too (`core.ids.id_problem`): not `.` or `..`, no control characters (which `\\s`
+would let in), at most 255 bytes. The rules apply when a job is created; a stored name is never re-checked.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, TypeVar
 from aniso8601 import parse_datetime
 
 from corral.core.errors import DecodeError
+from corral.core.ids import id_problem
 from corral.protocol.json import JsonValue, Reader
 
 if TYPE_CHECKING:
@@ -57,9 +59,11 @@ class Problem:
 
 def name_problem(name: str, rule: NameRule = NameRule.V3) -> Problem | None:
     """Why `name` may not be a new job's name under `rule`, or None."""
-    if _NAME_PATTERNS[rule].fullmatch(name):
-        return None
-    return Problem(path="name", message=f"invalid job name {name!r}: use only {_NAME_HINTS[rule]}")
+    if not _NAME_PATTERNS[rule].fullmatch(name):
+        return Problem(path="name", message=f"invalid job name {name[:64]!r}: use only {_NAME_HINTS[rule]}")
+    if problem := id_problem(name):
+        return Problem(path="name", message=f"invalid job name {name[:64]!r}: {problem}")
+    return None
 
 
 def job_problems(job: Job, *, rule: NameRule | None = NameRule.V3) -> tuple[Problem, ...]:

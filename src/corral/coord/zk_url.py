@@ -116,13 +116,15 @@ def parse_zk_url(text: str) -> ZkUrl:
 
 
 def str_masked(text: str) -> str:
-    """`text` with any `user:password@` password replaced by `***`, for error messages and logs."""
+    """`text` with any `user:password@` password replaced by `***`, for error messages and logs. The
+    credentials end at the last `@` before the path, as `parse_zk_url` reads them: a password may hold `@`."""
     scheme, sep, rest = text.partition("://")
-    if not sep or "@" not in rest.split("/", 1)[0]:
+    authority, slash, path = rest.partition("/")
+    if not sep or "@" not in authority:
         return text
-    userinfo, _, tail = rest.partition("@")
+    userinfo, _, hosts = authority.rpartition("@")
     user = userinfo.partition(":")[0]
-    return f"{scheme}://{user}:***@{tail}"
+    return f"{scheme}://{user}:***@{hosts}{slash}{path}"
 
 
 def parse_master(text: str, read_file: Callable[[str], str]) -> ZkUrl | HostPort:

@@ -27,6 +27,7 @@ from corral.marathon.errors import INVALID_JSON, OBJECT_NOT_VALID, ValidationErr
 from corral.marathon.model import AppDefinition
 from corral.marathon.paths import RAML_PATTERN, ROOT, PathId, child_problems, resolve, segment_problems
 from corral.marathon.reader import Fields, index_path
+from corral.marathon.validation import MAX_INSTANCES
 from corral.protocol.json import JsonObject, JsonValue
 
 EPOCH = "1970-01-01T00:00:00.000Z"  # the version of a root group nothing ever changed (upstream Timestamp(0))
@@ -162,13 +163,14 @@ def remove_group(root: Group, group_id: PathId) -> Group:
 
 def scale_group(root: Group, group_id: PathId, factor: float) -> Group:
     """`scaleBy`: every app in the group to ceil(instances * factor) (upstream `updateTransitiveApps`),
-    at most 2**31 - 1 as Scala's `toInt` saturates (a huge factor was a 500, or instances no reader takes)."""
+    saturating as Scala's `toInt` does, at the most instances an app may have (a huge factor was a 500, or
+    instances no reader takes)."""
 
     def scaled(group: Group) -> Group:
         return replace(
             group,
             apps={
-                k: replace(a, instances=math.ceil(min(a.instances * factor, 2**31 - 1)))
+                k: replace(a, instances=math.ceil(min(a.instances * factor, MAX_INSTANCES)))
                 for k, a in group.apps.items()
             },
             groups={k: scaled(g) for k, g in group.groups.items()},

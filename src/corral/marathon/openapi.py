@@ -23,6 +23,7 @@ from corral.marathon.matching import RejectReason
 from corral.marathon.networking import MAX_PORT, NAME_PATTERN, NetworkMode, PortProtocol
 from corral.marathon.paths import RAML_PATTERN
 from corral.marathon.strategies import DISABLED, KillSelection, TaskLostBehavior
+from corral.marathon.validation import MAX_INSTANCES, MAX_SCALAR
 from corral.protocol.json import JsonObject, JsonValue
 
 INT32_MAX = 2**31 - 1
@@ -301,10 +302,10 @@ def app_fields() -> JsonObject:
         "args": array(string()),
         "user": string(),
         "env": {"type": "object", "additionalProperties": env_value},
-        "instances": integer(),
-        "cpus": number(minimum=0.001),
-        "mem": number(minimum=0),
-        "disk": number(minimum=0),
+        "instances": integer(maximum=MAX_INSTANCES),
+        "cpus": number(minimum=0.001, maximum=MAX_SCALAR),
+        "mem": number(minimum=0, maximum=MAX_SCALAR),
+        "disk": number(minimum=0, maximum=MAX_SCALAR),
         "gpus": integer(),
         "executor": string(pattern=EXECUTOR),
         "constraints": array(constraint),

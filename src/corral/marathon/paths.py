@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from corral.core.ids import MAX_ID_BYTES
+
 # One segment: lower-case DNS-ish labels separated by dots, or `.` / `..` (upstream ID_PATH_SEGMENT_PATTERN).
 SEGMENT_PATTERN = (
     r"^(([a-z0-9]|[a-z0-9][a-z0-9\-]*[a-z0-9])\.)*([a-z0-9]|[a-z0-9][a-z0-9\-]*[a-z0-9])|(\.|\.\.)$"
@@ -30,6 +32,13 @@ RESERVED_KEYWORD = "must not end with any of the following reserved keywords: " 
 )
 EMPTY_PATH = "Path must contain at least one path element"
 NOT_ABSOLUTE = "Path needs to be absolute"
+# An app's task ids are `<safe id>.<36-character UUID>` (instance.py) and a Mesos id is at most 255 bytes;
+# the safe id is the path id without its leading `/`. Segments are ASCII, so characters are bytes.
+MAX_APP_ID_LENGTH = 1 + MAX_ID_BYTES - len(".") - 36
+APP_ID_TOO_LONG = (
+    f"must be at most {MAX_APP_ID_LENGTH} characters long, so that the app's task ids fit in Mesos'"
+    f" {MAX_ID_BYTES} bytes"
+)
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -130,6 +139,8 @@ def app_id_problems(path: PathId) -> list[str]:
         problems.append(NOT_ABSOLUTE)
     if path.is_root:
         problems.append(EMPTY_PATH)
+    if len(str(path)) > MAX_APP_ID_LENGTH:
+        problems.append(APP_ID_TOO_LONG)
     return problems
 
 

@@ -45,6 +45,11 @@ HEALTH_PORT_INDEX = (
 )
 IPV6_HEALTH = "IPv6 can only be used for container type DOCKER and Mesos http/https/tcp health checks"
 ONE_MESOS_HEALTH_CHECK = "AppDefinition can contain at most one Mesos health check"
+# Upper bounds the RAML leaves open. Mesos keeps a scalar resource as a 64-bit count of thousandths, so no
+# larger cpus, mem or disk can be offered; and an app of more instances than any cluster runs is a typo or
+# an attack that would queue launches without end.
+MAX_SCALAR = (2**63 - 1) / 1000
+MAX_INSTANCES = 100_000
 _URI = re.compile(r"^(?:[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=]|%[0-9A-Fa-f]{2})*$")
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
 
@@ -145,6 +150,11 @@ def _command(app: AppDefinition) -> Iterator[Violation]:
 
 
 def _resources(app: AppDefinition, context: ValidationContext) -> Iterator[Violation]:
+    if app.instances > MAX_INSTANCES:
+        yield Violation(path="/instances", error=f"got {app.instances}, expected {MAX_INSTANCES} or less")
+    for name, value in (("cpus", app.cpus), ("mem", app.mem), ("disk", app.disk)):
+        if value > MAX_SCALAR:
+            yield Violation(path=f"/{name}", error=f"got {value}, expected {MAX_SCALAR} or less")
     if app.gpus > 0:
         if app.container is not None and app.container.type is EngineType.DOCKER:
             yield Violation(path="/", error="GPU resources only work with the Mesos containerizer")

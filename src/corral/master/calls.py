@@ -170,13 +170,15 @@ def accept(state: MasterState, framework: FrameworkRecord, call: Accept, now: fl
             framework,
             invalid.task.task_id,
             TaskState.TASK_ERROR,
-            reason="REASON_TASK_GROUP_INVALID" if invalid.in_group else "REASON_TASK_INVALID",
+            reason=invalid.status_reason,
             message=invalid.reason,
             now=now,
             agent_id=invalid.task.agent_id,
         )
         effects.append(
-            Notice(text=f"task {invalid.task.task_id} of framework {framework.id} invalid: {invalid.reason}")
+            Notice(
+                text=f"task {invalid.task.task_id!r} of framework {framework.id} invalid: {invalid.reason}"
+            )
         )
         effects += to_framework(framework, Update(status=status))
     for launch in result.launches:

@@ -3,6 +3,12 @@
 `JsonValue` is the recursive type of decoded JSON. `Reader` walks a decoded object and raises DecodeError
 naming the field's path, applying Mesos' lenient protobuf-JSON input rules: numeric strings for numbers,
 "true"/"false" for booleans, null for unset.
+
+Hostile input (reliability-security.md 4.3 #7, #8, #10) ends here as a DecodeError, never as a crash:
+orjson refuses invalid UTF-8, lone surrogates, NaN and Infinity, numbers beyond a double and nesting past
+1024 levels without recursing in Python. `loads` also refuses nesting deeper than `MAX_DEPTH`, which orjson
+can read but not write: a document Corral accepts (a TaskInfo's unknown fields travel on to the agent and
+into checkpoints) must be one it can encode again.
 """
 
 from __future__ import annotations
@@ -28,12 +34,25 @@ def dumps(value: object) -> bytes:
     return orjson.dumps(value)
 
 
+MAX_DEPTH = 254  # orjson.dumps refuses 255 nested arrays or objects
+
+
 def loads(data: bytes | str) -> JsonValue:
-    """Decode JSON; `DecodeError` (never a bare ValueError) on malformed input."""
+    """Decode JSON; `DecodeError` (never a bare ValueError) on malformed or too deeply nested input."""
     try:
         value: JsonValue = orjson.loads(data)
     except orjson.JSONDecodeError as e:
         raise DecodeError("", f"malformed JSON: {e}") from None
+    # A document with no more brackets than MAX_DEPTH cannot nest deeper: only others pay for the check,
+    # which is encoding the value again (orjson refuses what it cannot write).
+    brackets = (
+        data.count(b"[") + data.count(b"{") if isinstance(data, bytes) else data.count("[") + data.count("{")
+    )
+    if brackets > MAX_DEPTH:
+        try:
+            orjson.dumps(value)
+        except orjson.JSONEncodeError:
+            raise DecodeError("", f"JSON nested more than {MAX_DEPTH} levels deep") from None
     return value
 
 

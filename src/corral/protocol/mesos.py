@@ -415,7 +415,9 @@ class ExecutorInfo:
     raw: JsonObject = field(default_factory=dict, compare=False)
 
     @staticmethod
-    def from_json(r: Reader) -> ExecutorInfo:
+    def from_json(r: Reader, *, check_ids: bool = True) -> ExecutorInfo:
+        """`check_ids=False` leaves `executor_id` to the caller (the master answers a bad one of a LAUNCH
+        with TASK_ERROR, not a 400)."""
         kind = r.opt_text("type") or "CUSTOM"
         if kind not in ("DEFAULT", "CUSTOM"):
             raise DecodeError(f"{r.path}.type", f"unknown executor type {kind!r}")
@@ -425,7 +427,7 @@ class ExecutorInfo:
         if kind == "DEFAULT" and command is not None:
             raise DecodeError(f"{r.path}.command", "must not be set for a DEFAULT executor")
         return ExecutorInfo(
-            executor_id=ExecutorId(checked_id(r, "executor_id")),
+            executor_id=ExecutorId(checked_id(r, "executor_id") if check_ids else r.value("executor_id")),
             framework_id=FrameworkId(v) if (v := r.opt_value("framework_id")) else None,
             type=kind,
             name=r.opt_text("name"),
@@ -611,14 +613,16 @@ class TaskInfo:
     raw: JsonObject = field(default_factory=dict, compare=False)
 
     @staticmethod
-    def from_json(r: Reader) -> TaskInfo:
+    def from_json(r: Reader, *, check_ids: bool = True) -> TaskInfo:
+        """`check_ids=False` leaves the task and executor ids to the caller, as ExecutorInfo's does."""
         command = CommandInfo.from_json(c) if (c := r.opt_child("command")) is not None else None
-        executor = ExecutorInfo.from_json(e) if (e := r.opt_child("executor")) is not None else None
+        e = r.opt_child("executor")
+        executor = None if e is None else ExecutorInfo.from_json(e, check_ids=check_ids)
         kill_policy = r.opt_child("kill_policy")
         grace = duration_seconds(kill_policy.opt_child("grace_period")) if kill_policy else None
         return TaskInfo(
             name=r.text("name"),
-            task_id=TaskId(checked_id(r, "task_id")),
+            task_id=TaskId(checked_id(r, "task_id") if check_ids else r.value("task_id")),
             agent_id=AgentId(r.value("agent_id")),
             resources=decode_resources(r, "resources"),
             command=command,

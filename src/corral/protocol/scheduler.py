@@ -3,6 +3,11 @@
 `decode_call` applies upstream's call validation (`validation::scheduler::call::validate`); its DecodeError
 becomes a 400. Semantic problems (stale offers, unknown tasks) are not decode errors: the master answers
 202 and reports them asynchronously, because pymesos dies on any non-2xx from inside a callback.
+
+Framework, agent, task and executor ids become directory names, so each one a call names must pass
+`core.ids.id_problem` (upstream's `validateID`), or the call is a 400. The exception is LAUNCH and
+LAUNCH_GROUP: as upstream, their task and executor ids are judged per task by the master's offer
+validation, and a bad one is that task's TASK_ERROR while the rest of the ACCEPT goes ahead.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from corral.protocol.mesos import (
     ReservationOperation,
     TaskInfo,
     TaskStatus,
+    checked_id,
     decode_filters,
     decode_reservation_operation,
     duration_seconds,
@@ -52,16 +58,20 @@ class UnsupportedOperation:
 Operation = Launch | LaunchGroup | ReservationOperation | UnsupportedOperation
 
 
+def _launched_task(r: Reader) -> TaskInfo:
+    return TaskInfo.from_json(r, check_ids=False)
+
+
 def _decode_operation(r: Reader) -> Operation:
     kind = r.text("type")
     if kind == "LAUNCH":
-        return Launch(tasks=r.child("launch").each("task_infos", TaskInfo.from_json))
+        return Launch(tasks=r.child("launch").each("task_infos", _launched_task))
     if kind == "LAUNCH_GROUP":
         body = r.child("launch_group")
         group = body.child("task_group")
         return LaunchGroup(
-            executor=ExecutorInfo.from_json(body.child("executor")),
-            tasks=group.each("tasks", TaskInfo.from_json),
+            executor=ExecutorInfo.from_json(body.child("executor"), check_ids=False),
+            tasks=group.each("tasks", _launched_task),
         )
     if kind in ("RESERVE", "UNRESERVE"):
         return decode_reservation_operation(r)
@@ -200,7 +210,7 @@ def decode_call(obj: JsonValue) -> tuple[FrameworkId | None, Call]:
     kind = r.text("type")
     if kind == "UNKNOWN" or kind not in KNOWN_CALLS:
         raise UnknownCall("type", f"unknown call type {kind!r}")
-    framework_id = FrameworkId(v) if (v := r.opt_value("framework_id")) else None
+    framework_id = FrameworkId(v) if (v := _opt_id(r, "framework_id")) else None
     if kind != "SUBSCRIBE" and framework_id is None:
         raise DecodeError("framework_id", "is required for every call but SUBSCRIBE")
     if kind in _BODY_REQUIRED and not r.has(_BODY_REQUIRED[kind]):
@@ -212,6 +222,10 @@ def decode_call(obj: JsonValue) -> tuple[FrameworkId | None, Call]:
         body = "subscribe" if isinstance(call, Subscribe) else "update_framework"
         raise DecodeError("framework_id", f"'framework_id' differs from '{body}.framework_info.id'")
     return framework_id, call
+
+
+def _opt_id(r: Reader, key: str) -> str | None:
+    return checked_id(r, key) if r.has(key) else None
 
 
 def _decode_body(kind: str, r: Reader) -> Call:
@@ -245,14 +259,15 @@ def _decode_body(kind: str, r: Reader) -> Call:
             body = r.child("kill")
             policy = body.opt_child("kill_policy")
             return Kill(
-                task_id=TaskId(body.value("task_id")),
-                agent_id=AgentId(v) if (v := body.opt_value("agent_id")) else None,
+                task_id=TaskId(checked_id(body, "task_id")),
+                agent_id=AgentId(v) if (v := _opt_id(body, "agent_id")) else None,
                 grace_period=duration_seconds(policy.opt_child("grace_period")) if policy else None,
             )
         case "SHUTDOWN":
             body = r.child("shutdown")
             return Shutdown(
-                executor_id=ExecutorId(body.value("executor_id")), agent_id=AgentId(body.value("agent_id"))
+                executor_id=ExecutorId(checked_id(body, "executor_id")),
+                agent_id=AgentId(checked_id(body, "agent_id")),
             )
         case "ACKNOWLEDGE":
             body = r.child("acknowledge")
@@ -260,12 +275,14 @@ def _decode_body(kind: str, r: Reader) -> Call:
             if uuid is None or len(uuid) != 16:
                 raise DecodeError("acknowledge.uuid", "must be a base64-encoded 16-byte UUID")
             return Acknowledge(
-                agent_id=AgentId(body.value("agent_id")), task_id=TaskId(body.value("task_id")), uuid=uuid
+                agent_id=AgentId(checked_id(body, "agent_id")),
+                task_id=TaskId(checked_id(body, "task_id")),
+                uuid=uuid,
             )
         case "RECONCILE":
             body = r.child("reconcile")
             tasks = tuple(
-                (TaskId(t.value("task_id")), AgentId(a) if (a := t.opt_value("agent_id")) else None)
+                (TaskId(checked_id(t, "task_id")), AgentId(a) if (a := _opt_id(t, "agent_id")) else None)
                 for t in body.objs("tasks")
             )
             return Reconcile(tasks=tasks)
@@ -275,8 +292,8 @@ def _decode_body(kind: str, r: Reader) -> Call:
             if data is None:
                 raise DecodeError("message.data", "is required")
             return Message(
-                agent_id=AgentId(body.value("agent_id")),
-                executor_id=ExecutorId(body.value("executor_id")),
+                agent_id=AgentId(checked_id(body, "agent_id")),
+                executor_id=ExecutorId(checked_id(body, "executor_id")),
                 data=data,
             )
         case "REQUEST":

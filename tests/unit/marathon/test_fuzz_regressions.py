@@ -16,6 +16,7 @@ from corral.marathon.http_api import MarathonApi
 from corral.marathon.model import AppDefinition
 from corral.marathon.paths import RAML_PATTERN
 from corral.marathon.reader import NO_MATCH
+from corral.marathon.validation import MAX_INSTANCES
 
 from .test_runtime import make_harness
 
@@ -49,12 +50,16 @@ def test_a_long_id_with_double_slashes_is_refused_without_backtracking_for_ever(
     assert caught.value.errors_at("/id") == [NO_MATCH]
 
 
-async def test_huge_whole_resources_are_written_as_floats_not_a_500(client: httpx.AsyncClient) -> None:
-    # `int(1e308)` has no 64-bit JSON form: encoding the app raised, and the API answered 500.
+async def test_huge_whole_resources_are_a_422_not_a_500(client: httpx.AsyncClient) -> None:
+    # `int(1e308)` has no 64-bit JSON form: encoding the app raised, and the API answered 500. No Mesos
+    # scalar is that large, so such an app is now refused before it is stored.
     r = await client.post("/v2/apps", json={"id": "big", "cmd": "sleep 10", "mem": 1.0e308, "cpus": 2.0**70})
+    assert r.status_code == 422, r.text
+    assert {d["path"] for d in r.json()["details"]} == {"/mem", "/cpus"}
+    r = await client.post("/v2/apps", json={"id": "big", "cmd": "sleep 10", "mem": 2.0**50})
     assert r.status_code == 201, r.text
     app = (await client.get("/v2/apps/big")).json()["app"]
-    assert (app["mem"], app["cpus"]) == (1.0e308, 2.0**70)
+    assert app["mem"] == 2**50
     assert app["disk"] == 0 and isinstance(app["disk"], int)  # small whole numbers are still ints
 
 
@@ -72,4 +77,4 @@ async def test_a_huge_group_scale_saturates_instances_not_a_500(client: httpx.As
     for factor in (3e9, 1e300):
         r = await client.put("/v2/groups/fuzz?force=true", json={"scaleBy": factor})
         assert r.status_code == 200, r.text
-        assert (await client.get("/v2/apps/fuzz/web")).json()["app"]["instances"] == 2**31 - 1
+        assert (await client.get("/v2/apps/fuzz/web")).json()["app"]["instances"] == MAX_INSTANCES
