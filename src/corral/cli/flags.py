@@ -166,19 +166,23 @@ class FlagOption(click.Option):
             and self.name
             and ctx.get_parameter_source(self.name) == ParameterSource.ENVIRONMENT
         ):
-            hint += f" (from ${self.envvar})"
+            names = [self.envvar] if isinstance(self.envvar, str) else list(self.envvar or ())
+            hint += " (from " + " or ".join(f"${name}" for name in names) + ")"
         return hint
 
 
-def flag(name: str, *, env_prefix: str = "MESOS", **kwargs: Any) -> Callable[[F], F]:
+def flag(
+    name: str, *, env_prefix: str = "MESOS", also_env: tuple[str, ...] = (), **kwargs: Any
+) -> Callable[[F], F]:
     """A daemon flag: `--name_x` and `--name-x`, from env `<PREFIX>_NAME_X` (MESOS_, MARATHON_, CHRONOS_ as
-    upstream's daemons read them), help showing both."""
+    upstream's daemons read them), else from the `also_env` variables, help showing both."""
     spellings = [f"--{name}"]
     if "_" in name:
         spellings.append(f"--{name.replace('_', '-')}")
     kwargs.setdefault("show_default", "default" in kwargs)
     envvar = f"{env_prefix}_{name.upper()}"
-    return click.option(*spellings, name, cls=FlagOption, envvar=envvar, show_envvar=True, **kwargs)
+    envvars = [envvar, *also_env] if also_env else envvar
+    return click.option(*spellings, name, cls=FlagOption, envvar=envvars, show_envvar=True, **kwargs)
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,8 @@ from starlette.types import ASGIApp
 from corral.coord.ports import CoordError
 from corral.core.errors import CorralError, DaemonStopped
 from corral.frameworks.leadership import LeaderProxy, Leadership
-from corral.net.serve import make_socket, serve
+from corral.net.serve import Limits, make_socket, serve
+from corral.net.tls import PLAIN, TlsConfig
 
 if TYPE_CHECKING:
     from corral.coord.zk_url import ZkUrl
@@ -48,12 +49,15 @@ class Listener:
 
 @dataclass(slots=True)
 class Service:
-    """One runtime: its ASGI app, the socket serving it, and its timers (`run()`)."""
+    """One runtime: its ASGI app, the socket serving it (HTTPS with `tls`, within `limits`), and its timers
+    (`run()`)."""
 
     name: str
     app: ASGIApp
     sock: socket.socket
     run: Callable[[], Coroutine[Any, Any, None]]
+    limits: Limits | None = None  # None: serve's defaults
+    tls: TlsConfig = PLAIN
 
 
 def bind_all(listeners: list[Listener]) -> list[socket.socket]:
@@ -97,6 +101,8 @@ def elected_service(
     session: ZooKeeper,
     url: ZkUrl,
     advertised: str,
+    limits: Limits | None = None,
+    tls: TlsConfig = PLAIN,
 ) -> Service:
     """A framework daemon (Marathon, Chronos) in an ensemble: it campaigns under `<url>/leader` as
     `advertised` (host:port), runs `lead` while elected, and proxies its API to the leader meanwhile."""
@@ -105,16 +111,18 @@ def elected_service(
     async def run() -> None:
         await leadership.run(session, url.child("leader"), lead, what=name)
 
-    return Service(name, LeaderProxy(app, leadership, local=("/ping",)), sock, run)
+    proxy = LeaderProxy(app, leadership, local=("/ping",), tls=tls)
+    return Service(name, proxy, sock, run, limits=limits, tls=tls)
 
 
 async def serve_all(services: list[Service]) -> None:
     async with asyncio.TaskGroup() as group:
         for service in services:
             group.create_task(service.run(), name=f"{service.name}-run")
-            group.create_task(
-                serve(service.app, service.sock, name=service.name), name=f"{service.name}-http"
+            served = serve(
+                service.app, service.sock, name=service.name, limits=service.limits, tls=service.tls.server
             )
+            group.create_task(served, name=f"{service.name}-http")
 
 
 async def run_until_signal(main: Coroutine[Any, Any, None]) -> None:

@@ -4,20 +4,28 @@ Every failure, whatever its cause (refused connection, timeout, an error status,
 surfaces as one `ClientError` whose message names the daemon, the request and the cause in one line, so a
 command can print it and exit without a traceback. Environment proxies are ignored (`trust_env=False`):
 Corral's daemons are addressed directly.
+
+TLS: an `https://` address is verified against the system's CAs, or against `$CORRAL_SSL_CA` (the CLI's
+`--ssl_ca`); once that is set, an address without a scheme is https too. `$CORRAL_SSL_CERT` and
+`$CORRAL_SSL_KEY` give the client certificate for daemons that require one.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from types import TracebackType
 
 import httpx
 
 from corral.core.errors import CorralError, DecodeError
+from corral.net.tls import TlsConfig, TlsError, load_tls
 from corral.protocol.json import JsonValue, dumps, loads
 
 DEFAULT_TIMEOUT = 5.0
 Params = Mapping[str, str | int | float]
+ENV_CA, ENV_CERT, ENV_KEY = "CORRAL_SSL_CA", "CORRAL_SSL_CERT", "CORRAL_SSL_KEY"
 
 
 class ClientError(CorralError):
@@ -28,24 +36,44 @@ class ClientError(CorralError):
         self.status = status
 
 
-def base_url(address: str, *, default_port: int = 5050) -> str:
-    """`host:port`, `host` or `http://host:port` -> `http://host:port` (no trailing slash)."""
+def cli_tls(environ: Mapping[str, str] = os.environ) -> TlsConfig:
+    """The CLI's TLS settings, from `$CORRAL_SSL_CA`, `$CORRAL_SSL_CERT` and `$CORRAL_SSL_KEY`."""
+
+    def path(name: str) -> Path | None:
+        value = environ.get(name)
+        return Path(value) if value else None
+
+    try:
+        return load_tls(cert=path(ENV_CERT), key=path(ENV_KEY), ca=path(ENV_CA))
+    except TlsError as e:
+        raise ClientError(f"TLS settings (${ENV_CA}, ${ENV_CERT}, ${ENV_KEY}): {e}") from None
+
+
+def _cli_scheme(environ: Mapping[str, str] = os.environ) -> str:
+    """`cli_tls().scheme`, without reading the files."""
+    return "https" if environ.get(ENV_CA) or environ.get(ENV_CERT) else "http"
+
+
+def base_url(address: str, *, default_port: int = 5050, scheme: str | None = None) -> str:
+    """`host:port`, `host` or `http(s)://host:port` -> `http(s)://host:port` (no trailing slash). An address
+    without a scheme gets `scheme`, by default the CLI's (https once `$CORRAL_SSL_CA` is set)."""
+    scheme = scheme or _cli_scheme()
     text = address.strip().rstrip("/")
     if not text:
         raise ClientError("empty address")
     if text.startswith(("zk://", "zoo://")):
         raise ClientError(f"{text}: ZooKeeper master URLs are not supported yet; give host:port")
     if "://" in text:
-        scheme = text.split("://", 1)[0]
-        if scheme not in ("http", "https"):
-            raise ClientError(f"{text}: unsupported scheme {scheme!r}; give host:port")
+        given = text.split("://", 1)[0]
+        if given not in ("http", "https"):
+            raise ClientError(f"{text}: unsupported scheme {given!r}; give host:port")
         return text
     host, sep, port = text.rpartition(":")
     if not sep or "]" in port:  # bare host or bare IPv6 literal
-        return f"http://{text}:{default_port}"
+        return f"{scheme}://{text}:{default_port}"
     if not port.isdigit() or not host:
         raise ClientError(f"{address!r} is not host:port")
-    return f"http://{text}"
+    return f"{scheme}://{text}"
 
 
 def explain(response: httpx.Response) -> str:
@@ -86,15 +114,27 @@ class Client:
         timeout: float = DEFAULT_TIMEOUT,
         transport: httpx.BaseTransport | None = None,
         explain_error: Callable[[httpx.Response], str] = explain,
+        auth: httpx.Auth | None = None,
+        unauthorized_hint: str = "",
+        tls: TlsConfig | None = None,
     ) -> None:
-        """`explain_error` turns an error answer into words (Marathon, say, lists its validation details)."""
+        """`explain_error` turns an error answer into words (Marathon, say, lists its validation details);
+        `auth` proves who calls, and `unauthorized_hint` says what to do when the daemon answers 401. `tls`
+        defaults to the CLI's (`cli_tls`)."""
         self.address = address
         self.name = name
         self._explain = explain_error
-        self.base_url = base_url(address)
+        self._unauthorized_hint = unauthorized_hint
+        tls = tls if tls is not None else cli_tls()
+        self.base_url = base_url(address, scheme=tls.scheme)
         self._timeout = timeout
         self._http = httpx.Client(
-            base_url=self.base_url, timeout=timeout, trust_env=False, transport=transport
+            base_url=self.base_url,
+            timeout=timeout,
+            trust_env=False,
+            transport=transport,
+            auth=auth,
+            verify=tls.verify,
         )
 
     def __enter__(self) -> Client:
@@ -112,15 +152,20 @@ class Client:
         self, method: str, path: str, *, json: JsonValue = None, params: Params | None = None
     ) -> httpx.Response:
         """One request (a JSON body if `json` is not None); raises ClientError unless the answer is 2xx."""
-        where = f"{self.name} at {self.base_url.removeprefix('http://')}"
+        netloc = self.base_url.split("://", 1)[-1]
+        where = f"{self.name} at {netloc}"
         try:
             body = None if json is None else dumps(json)
             headers = None if json is None else {"Content-Type": "application/json"}
             response = self._http.request(method, path, content=body, params=params, headers=headers)
         except httpx.HTTPError as e:
-            raise ClientError(f"cannot reach the {where}: {_describe(e)}") from None
+            plain = self.base_url.startswith("http://") and isinstance(e, httpx.RemoteProtocolError)
+            hint = f" (if it serves HTTPS: https://{netloc}, or set ${ENV_CA})" if plain else ""
+            raise ClientError(f"cannot reach the {where}: {_describe(e)}{hint}") from None
         if not response.is_success:
             detail = self._explain(response)
+            if response.status_code == 401 and self._unauthorized_hint:
+                detail = "; ".join(filter(None, [detail, self._unauthorized_hint]))
             reason = f"{response.status_code} {response.reason_phrase}" + (f": {detail}" if detail else "")
             message = f"{method} {path} on the {where} answered {reason}"
             raise ClientError(message, status=response.status_code)
