@@ -10,37 +10,30 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Iterable, Iterator
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from support.schedulers import RecordingScheduler, running_driver
+from support.cgroups import (
+    MB,
+    cgroup_dirs,
+    cgroups_or_skip,
+    cpu_weight,
+    cpu_weight_of,
+    memory_limit,
+    wait_removed,
+)
+from support.schedulers import RecordingScheduler, resources, running_driver
 
-from corral.agent.isolation.cgroups import discover, writable_choice
-from corral.agent.isolation.isolators import CGROUPS_CPU, CGROUPS_MEM, CGROUPS_PIDS, needed_controllers
 from corral.agent.isolation.layout import CgroupChoice
 from corral.testing.procs import DevProcess, start_dev, wait_for
 
 pytestmark = pytest.mark.integration
 
-CGROUPS = (CGROUPS_CPU, CGROUPS_MEM, CGROUPS_PIDS)
 RESOURCES = "cpus:4;mem:2048;disk:4096;ports:[31000-31100]"
-MB = 1024 * 1024
-
-
-def _cgroups() -> CgroupChoice:
-    """The cgroups the agent will use, or a skip naming what the machine lacks."""
-    layout = discover()
-    if layout.choose(CGROUPS) is None:
-        mounted = {c for h in layout.hierarchies for c in h.controllers}
-        missing = sorted(set(needed_controllers(CGROUPS, 1)) - mounted)
-        pytest.skip(f"no cgroup hierarchy has the controllers {missing or needed_controllers(CGROUPS, 2)}")
-    choice = writable_choice(layout, CGROUPS)
-    if choice is None:
-        pytest.skip("the cgroup hierarchies are not writable by this user (cgroups need root)")
-    return choice
 
 
 def _stop(process: DevProcess) -> None:
@@ -50,7 +43,7 @@ def _stop(process: DevProcess) -> None:
 
 @pytest.fixture(scope="module")
 def cgroups() -> CgroupChoice:
-    return _cgroups()
+    return cgroups_or_skip()
 
 
 @pytest.fixture(scope="module")
@@ -121,15 +114,6 @@ def statistics(dev: DevProcess, executor_id: str) -> dict[str, Any] | None:
     entries = httpx.get(agent_url(dev) + "/monitor/statistics", timeout=5.0).json()
     entry = next((e for e in entries if e["executor_id"] == executor_id), None)
     return entry["statistics"] if entry is not None else None
-
-
-def cgroup_dirs(cgroups: CgroupChoice, container: str) -> dict[str, Path]:
-    return {c: Path(base, "corral", container) for c, base in cgroups.bases.items()}
-
-
-def wait_removed(directories: Iterable[Path]) -> None:
-    left = list(directories)
-    wait_for(lambda: not any(d.exists() for d in left), timeout=5.0, what=f"{left} to be removed")
 
 
 def processes_with(marker: str) -> list[int]:
@@ -255,3 +239,189 @@ def test_a_sandbox_over_its_disk_quota_fails_the_task(ns_dev: DevProcess) -> Non
     assert failed.status.reason == "REASON_CONTAINER_LIMITATION_DISK"
     assert failed.status.message.startswith("Disk usage (")
     assert failed.status.message.endswith(") exceeds quota (1MB)")
+
+
+def master_task(dev: DevProcess, task_id: str) -> dict[str, Any] | None:
+    """The task as `/master/state` shows it, live or completed."""
+    for framework in dev.state()["frameworks"]:  # type: ignore[union-attr]
+        assert isinstance(framework, dict)
+        for task in [*framework["tasks"], *framework["completed_tasks"]]:  # type: ignore[misc]
+            if isinstance(task, dict) and task["id"] == task_id:
+                return task
+    return None
+
+
+def test_the_masters_state_shows_each_running_tasks_usage(
+    dev: DevProcess, framework: tuple[RecordingScheduler, Any]
+) -> None:
+    scheduler, driver = framework
+    command = "python3 -c \"import time; b = b'x' * (24 << 20); time.sleep(60)\""
+    scheduler.launch(driver, task("measured", command, cpus=0.5, mem=96))
+    scheduler.wait_state("measured", "TASK_RUNNING")
+
+    # The agent reports every 5 s (AgentConfig.usage_interval).
+    statistics = wait_for(
+        lambda: (
+            (t := master_task(dev, "measured"))
+            and t.get("statistics", {}).get("mem_rss_bytes", 0) >= 24 * MB
+            and t["statistics"]
+        ),
+        timeout=20.0,
+        what="the task's usage in /master/state",
+    )
+    assert set(statistics) == {
+        "timestamp",
+        "cpus_user_time_secs",
+        "cpus_system_time_secs",
+        "cpus_limit",
+        "mem_rss_bytes",
+        "mem_limit_bytes",
+    }
+    assert (statistics["cpus_limit"], statistics["mem_limit_bytes"]) == (pytest.approx(0.6), 128 * MB)
+    assert statistics["cpus_user_time_secs"] + statistics["cpus_system_time_secs"] > 0
+
+    driver.killTask({"value": "measured"})
+    scheduler.wait_state("measured", "TASK_KILLED")
+    ended = wait_for(
+        lambda: (t := master_task(dev, "measured")) and t["state"] == "TASK_KILLED" and t,
+        timeout=10.0,
+        what="the task to end in /master/state",
+    )
+    assert "statistics" not in ended
+
+
+HOLDER = """
+from pymesos import Executor, MesosExecutorDriver
+
+
+class Holder(Executor):
+    def launchTask(self, driver, task):
+        driver.sendStatusUpdate({"task_id": task["task_id"], "state": "TASK_RUNNING"})
+
+    def killTask(self, driver, task_id):
+        driver.sendStatusUpdate({"task_id": task_id, "state": "TASK_KILLED"})
+
+
+MesosExecutorDriver(Holder(), use_addict=True).run()
+"""
+
+
+def test_a_custom_executors_container_holds_it_and_its_tasks_as_they_come_and_go(
+    framework: tuple[RecordingScheduler, Any], cgroups: CgroupChoice, tmp_path: Path
+) -> None:
+    scheduler, driver = framework
+    script = tmp_path / "holder.py"
+    script.write_text(HOLDER)
+
+    def on_holder(task_id: str) -> dict[str, Any]:
+        executor = {
+            "executor_id": {"value": "holder"},
+            "command": {"value": f"{sys.executable} {script}"},
+            "resources": resources(cpus=0.1, mem=64),
+        }
+        info = task(task_id, "", cpus=0.2, mem=64)
+        del info["command"]
+        return {**info, "executor": executor}
+
+    scheduler.launch(driver, on_holder("first"))
+    container = container_id(scheduler.wait_state("first", "TASK_RUNNING", timeout=20))
+    # mesos.md f.2 with upstream's sum: the executor's 0.1 cpus and 64 MB, plus the task's 0.2 and 64.
+    assert (cpu_weight_of(cgroups, container), memory_limit(cgroups, container)) == (
+        cpu_weight(cgroups, 0.3),
+        128 * MB,
+    )
+    scheduler.launch(driver, on_holder("second"))
+    scheduler.wait_state("second", "TASK_RUNNING")
+    grown = (cpu_weight(cgroups, 0.5), 192 * MB)
+    wait_for(
+        lambda: (cpu_weight_of(cgroups, container), memory_limit(cgroups, container)) == grown,
+        timeout=5.0,
+        what=f"the container to grow to {grown}",
+    )
+
+    driver.killTask({"value": "second"})
+    scheduler.wait_state("second", "TASK_KILLED")
+    wait_for(
+        lambda: cpu_weight_of(cgroups, container) == cpu_weight(cgroups, 0.3),
+        timeout=5.0,
+        what="the cpu weight to shrink back",
+    )
+    assert memory_limit(cgroups, container) == 192 * MB  # the hard limit only rises, as upstream's
+    if cgroups.version == 1:
+        soft = cgroup_dirs(cgroups, container)["memory"] / "memory.soft_limit_in_bytes"
+        assert int(soft.read_text()) == 128 * MB
+    driver.killTask({"value": "first"})
+    scheduler.wait_state("first", "TASK_KILLED")
+
+
+class GroupScheduler(RecordingScheduler):
+    """Launches each queued task group (LAUNCH_GROUP, on a DEFAULT executor) on the next offer."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.groups: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
+
+    def resourceOffers(self, driver: Any, offers: list[Any]) -> None:
+        for offer in offers:
+            with self.changed:
+                groups, self.groups = self.groups, []
+            operations = [
+                {
+                    "type": "LAUNCH_GROUP",
+                    "launch_group": {
+                        "executor": {**executor, "framework_id": {"value": self.framework_id}},
+                        "task_group": {
+                            "tasks": [{**t, "agent_id": {"value": offer.agent_id.value}} for t in tasks]
+                        },
+                    },
+                }
+                for executor, tasks in groups
+            ]
+            if operations:
+                driver.acceptOffers([offer.id], operations, filters={"refuse_seconds": 1})
+            else:
+                driver.declineOffer(offer.id, filters={"refuse_seconds": 1})
+
+
+def test_a_task_group_shares_its_executors_limits_and_an_oom_ends_the_group(
+    dev: DevProcess, cgroups: CgroupChoice, tmp_path: Path
+) -> None:
+    gate = tmp_path / "grow"
+    scheduler = GroupScheduler()
+    disk = {"name": "disk", "type": "SCALAR", "scalar": {"value": 32}}
+    pod = {
+        "type": "DEFAULT",
+        "executor_id": {"value": "pod"},
+        "resources": [*resources(cpus=0.1, mem=32), disk],
+    }
+    grower = f"while [ ! -e {gate} ]; do sleep 0.05; done; python3 -c \"b = b'x' * (300 << 20)\""
+    tasks = [task("keeper", "sleep 600", cpus=0.5, mem=64), task("grower", grower, cpus=0.5, mem=64)]
+    with running_driver(scheduler, dev.master, "groups") as driver:
+        with scheduler.changed:
+            scheduler.groups.append((pod, tasks))
+        driver.reviveOffers()
+        keeper = scheduler.wait_state("keeper", "TASK_RUNNING").status.container_status.container_id
+        scheduler.wait_state("grower", "TASK_RUNNING")
+        executor, nested = str(keeper.parent.value), str(keeper.value)
+
+        # Upstream's sum: the executor's 0.1 cpus and 32 MB, and each task's 0.5 and 64 MB.
+        assert (cpu_weight_of(cgroups, executor), memory_limit(cgroups, executor)) == (
+            cpu_weight(cgroups, 1.1),
+            160 * MB,
+        )
+        assert all(d.is_dir() for d in cgroup_dirs(cgroups, executor, nested).values())  # nested in it
+        stats = wait_for(lambda: statistics(dev, "pod"), timeout=5.0, what="the pod's statistics")
+        assert (stats["cpus_limit"], stats["mem_limit_bytes"]) == (pytest.approx(1.1), 160 * MB)
+        shown = wait_for(
+            lambda: (t := master_task(dev, "keeper")) and t.get("statistics"),
+            timeout=20.0,
+            what="the keeper's usage in /master/state",
+        )
+        assert shown["mem_limit_bytes"] == 160 * MB  # the limit it shares with its group
+
+        gate.touch()  # 300 MB in a group limited to 160 MB
+        failed = scheduler.wait_terminal("grower")
+        assert (failed.state, failed.status.reason) == ("TASK_FAILED", "REASON_CONTAINER_LIMITATION_MEMORY")
+        assert failed.status.message.startswith("Memory limit exceeded: Requested: 160MB Maximum Used: ")
+        assert scheduler.wait_terminal("keeper").state == "TASK_KILLED"  # the group goes with it
+        wait_removed(cgroup_dirs(cgroups, executor).values())

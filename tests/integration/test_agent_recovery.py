@@ -20,15 +20,17 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
+from support.cgroups import MB, cgroup_dirs, cgroups_or_skip, wait_removed
 
-from corral.core.ids import AgentId, OfferId
+from corral.core.ids import AgentId, OfferId, TaskId
 from corral.core.task_state import TaskState
 from corral.frameworks.driver import SchedulerDriver
-from corral.protocol.json import JsonObject, Reader, loads_object
+from corral.protocol.json import JsonObject, Reader, loads, loads_object
 from corral.protocol.mesos import FrameworkInfo, TaskInfo, TaskStatus
-from corral.protocol.scheduler import Accept, Acknowledge, Decline, Launch, Offers, Update
+from corral.protocol.scheduler import Accept, Acknowledge, Decline, Kill, Launch, Offers, Update
 from corral.testing.daemons import Daemon, start_daemon
 from corral.testing.procs import free_ports, json_list, wait_for
 
@@ -150,6 +152,11 @@ class Framework:
             assert found, f"no {state} #{count} for {task_id} within {timeout}s; updates: {seen}"
             return [s for s in self.received(task_id) if s.state is state][count - 1]
 
+    def kill(self, task_id: str) -> None:
+        [latest] = self.received(task_id)[-1:]
+        call = Kill(task_id=TaskId(task_id), agent_id=latest.agent_id)
+        asyncio.run_coroutine_threadsafe(self._driver.call(call), self._loop).result(10)
+
     def stop(self) -> None:
         self._loop.call_soon_threadsafe(self._task.cancel)
         self._thread.join(10)
@@ -176,6 +183,12 @@ class Cluster:
         self.agent = start_daemon(f"agent-{self.starts}", "agent", args, address=address, log_dir=self.root)
         self.agent.wait_answering("/health")
         return self.agent
+
+    def statistics(self) -> dict[str, Any]:
+        """`/monitor/statistics` of the agent: each executor's usage and limits, by executor id."""
+        assert self.agent is not None
+        entries: Any = loads(self.agent.get("/monitor/statistics").content)
+        return {e["executor_id"]: e["statistics"] for e in entries}
 
     def agent_state(self) -> JsonObject:
         assert self.agent is not None
@@ -323,5 +336,42 @@ def test_a_restarted_agent_keeps_its_tasks_and_cleanup_kills_them(cluster: Clust
         cluster.start_agent("--recover", "cleanup")
         survivors = [pids[t] for t in ("sleeper", "pending", "custom")]
         wait_for(lambda: not any(map(is_alive, survivors)), timeout=15, what="cleanup to kill the old tasks")
+    finally:
+        framework.stop()
+
+
+def test_a_restarted_agent_watches_the_containers_it_adopted(cluster: Cluster, tmp_path: Path) -> None:
+    """Their usage and limits, the OOM kill that ends one, and the cleanup of their cgroups."""
+    cgroups = cgroups_or_skip()
+    gate = tmp_path / "gate"
+    cluster.start_agent("--isolation", "cgroups/cpu,cgroups/mem,cgroups/pids")
+    framework = Framework(cluster.master.address)
+    hog = f"while [ ! -e {gate} ]; do sleep 0.05; done; python3 -c \"b = b'x' * (200 << 20)\""
+    framework.launches = [("steady", {"command": "sleep 3600"}), ("hog", {"command": hog})]
+    try:
+        steady = framework.wait("steady", TaskState.TASK_RUNNING)
+        framework.wait("hog", TaskState.TASK_RUNNING)
+        container: Any = steady.extra["container_status"]
+        assert cluster.agent is not None
+        cluster.agent.kill()
+        cluster.start_agent("--isolation", "cgroups/cpu,cgroups/mem,cgroups/pids")
+
+        def adopted() -> dict[str, Any] | None:
+            found = cluster.statistics()
+            return found if {"steady", "hog"} <= set(found) else None
+
+        stats = wait_for(adopted, timeout=10, what="the adopted tasks in /monitor/statistics")
+        for task_id in ("steady", "hog"):  # 0.1 cpus and 32 MB each, and the command executor's 0.1 and 32
+            assert (stats[task_id]["cpus_limit"], stats[task_id]["mem_limit_bytes"]) == (0.2, 64 * MB)
+            assert stats[task_id]["processes"] >= 1  # read from its cgroups
+        gate.touch()
+        failed = framework.wait("hog", TaskState.TASK_FAILED)
+        assert failed.reason == "REASON_CONTAINER_LIMITATION_MEMORY"
+        assert (failed.message or "").startswith("Memory limit exceeded: Requested: 64MB")
+
+        framework.kill("steady")
+        framework.wait("steady", TaskState.TASK_KILLED)
+        wait_removed(cgroup_dirs(cgroups, container["container_id"]["value"]).values())
+        assert "steady" not in cluster.statistics()
     finally:
         framework.stop()

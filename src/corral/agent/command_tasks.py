@@ -19,13 +19,13 @@ from corral.agent.environment import task_environment
 from corral.agent.health_checks import HealthChecker
 from corral.agent.isolation.gpus import CUDA_VISIBLE_DEVICES, GpuAllocator
 from corral.agent.isolation.limitations import Limitation
-from corral.agent.isolation.limits import COMMAND_EXECUTOR_OVERHEAD
-from corral.agent.ledger import COMPLETION, ESCALATION, Ledger
+from corral.agent.ledger import COMPLETION, ESCALATION, Ledger, container_resources
 from corral.agent.state import Executor, ExecutorPhase, Framework, KillCause
 from corral.core.ids import ContainerId, ExecutorId, FrameworkId
 from corral.core.task_state import TaskState
 from corral.protocol.json import JsonObject
 from corral.protocol.mesos import ExecutorInfo, Source, TaskInfo
+from corral.security.acls import command_user
 
 DEFAULT_KILL_GRACE = 3.0
 
@@ -142,7 +142,8 @@ class CommandTasks:
             argv=tuple(info.command.argv()),
             environment=environment,
             uris=info.command.uris,
-            resources=info.resources + COMMAND_EXECUTOR_OVERHEAD,
+            user=command_user(framework.info, info.command),
+            resources=container_resources(executor),
         )
         task.health = HealthChecker.for_task(info, framework.id, launch.sandbox, environment)
         return [*effects, launch]

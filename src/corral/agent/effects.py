@@ -232,6 +232,42 @@ class Launch:
     environment: tuple[tuple[str, str], ...]
     uris: tuple[Uri, ...] = ()
     resources: Resources = field(default_factory=Resources)  # the container's limits (isolation/), if any
+    # The UNIX user to run as (the command's `user`, else the framework's); honoured by a root agent with
+    # `--switch_user` (runtime.py), ignored otherwise.
+    user: str | None = None
+    # A DEFAULT executor's task: the executor's container, which it nests in and whose limits it shares.
+    parent: ContainerId | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UpdateContainer:
+    """The container's resources changed (upstream's `containerizer->update`): a task was added to its
+    executor, or one ended. Its limits follow: cpu both ways, the memory hard limit only upwards. The
+    first one for a DEFAULT executor makes its container, which runs no process: its tasks' containers
+    nest in it."""
+
+    container_id: ContainerId
+    resources: Resources
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DestroyContainer:
+    """A DEFAULT executor has terminated: its container goes (its tasks' containers went as they exited)."""
+
+    container_id: ContainerId
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AdoptContainer:
+    """A restarted agent supervises again a container its last run started (`recovery.py`): its exit, its
+    usage and the limitation that may end it are the agent's again. `pid` None: a DEFAULT executor's
+    container, which runs no process of its own."""
+
+    container_id: ContainerId
+    pid: int | None
+    sandbox: Path
+    resources: Resources
+    parent: ContainerId | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -306,6 +342,9 @@ Effect = (
     | SendToExecutor
     | DisconnectExecutor
     | Launch
+    | UpdateContainer
+    | DestroyContainer
+    | AdoptContainer
     | Signal
     | HealthProbe
     | CancelProbe

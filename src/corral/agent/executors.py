@@ -27,6 +27,7 @@ from corral.agent.effects import (
     SendToMaster,
     Signal,
     Transition,
+    UpdateContainer,
 )
 from corral.agent.environment import executor_environment, format_duration
 from corral.agent.ledger import (
@@ -37,6 +38,7 @@ from corral.agent.ledger import (
     REGISTRATION,
     Ledger,
     begin_shutdown,
+    container_resources,
     executor_name,
 )
 from corral.agent.state import Executor, ExecutorPhase, Framework, Task
@@ -44,6 +46,7 @@ from corral.core.task_state import TaskState
 from corral.protocol import executor as ex
 from corral.protocol.agent import ExecutorExited, FrameworkToExecutor
 from corral.protocol.mesos import ExecutorInfo, Source, TaskInfo, TaskStatus
+from corral.security.acls import command_user
 
 REASON_EXECUTOR_REGISTRATION_TIMEOUT = "REASON_EXECUTOR_REGISTRATION_TIMEOUT"
 REASON_EXECUTOR_REREGISTRATION_TIMEOUT = "REASON_EXECUTOR_REREGISTRATION_TIMEOUT"
@@ -91,6 +94,10 @@ class CustomExecutors:
             executor.groups.append(tuple(t.task_id for t in tasks))
         if start:
             return effects + self._start(framework, executor, now)
+        # Room for the new tasks before the executor hears of them, as upstream updates the container.
+        effects.append(
+            UpdateContainer(container_id=executor.container_id, resources=container_resources(executor))
+        )
         if queued:
             return effects
         event: ex.Event = ex.LaunchGroup(tasks=tasks) if group else ex.Launch(task=tasks[0])
@@ -126,6 +133,8 @@ class CustomExecutors:
             argv=tuple(command.argv()),
             environment=tuple(environment.items()),
             uris=command.uris,
+            user=command_user(framework.info, command),
+            resources=container_resources(executor),
         )
         return [transition, launch]
 

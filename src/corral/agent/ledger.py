@@ -20,8 +20,10 @@ from corral.agent.effects import (
     SendToMaster,
     TaskRecord,
     Transition,
+    UpdateContainer,
 )
 from corral.agent.gc import GarbageCollector
+from corral.agent.isolation.limits import COMMAND_EXECUTOR_OVERHEAD
 from corral.agent.sandbox import meta_run_directory, run_directory
 from corral.agent.state import AgentState, Deadlines, Executor, ExecutorPhase, Framework, Task
 from corral.agent.status_updates import StatusUpdateManager
@@ -44,6 +46,18 @@ EXECUTOR_GONE = (ExecutorPhase.TERMINATING, ExecutorPhase.TERMINATED)
 
 def executor_name(framework: Framework, executor: Executor) -> str:
     return f"{executor.id} of framework {framework.id}"
+
+
+def container_resources(executor: Executor) -> Resources:
+    """What the executor's container may use (upstream's `Executor::allocatedResources`): a command task's
+    resources with the command executor's overhead; for any other executor its own resources and those of
+    its live tasks, queued ones included, so that they fit once they launch."""
+    if executor.is_command:
+        return executor.info.resources + COMMAND_EXECUTOR_OVERHEAD
+    total = executor.info.resources
+    for task in executor.live_tasks():
+        total = total + task.info.resources
+    return total
 
 
 def begin_shutdown(framework: Framework, executor: Executor) -> tuple[ExecutorPhase, Transition] | None:
@@ -319,7 +333,21 @@ class Ledger:
         self.state.count("valid_status_updates")
         if task is None:
             return queued
-        return [self._record_on(framework, task, status), *queued]
+        was_live = not task.state.is_terminal
+        effects: list[Effect] = [self._record_on(framework, task, status), *queued]
+        if was_live and task.state.is_terminal:
+            effects += self._shrink(executor)
+        return effects
+
+    @staticmethod
+    def _shrink(executor: Executor) -> list[Effect]:
+        """A task ended: its executor's container shrinks to what is left, as upstream updates it on a
+        terminal update. Not a command task's (it ends with its task), nor one on its way out."""
+        if executor.is_command or executor.phase in EXECUTOR_GONE:
+            return []
+        if executor.is_default and not executor.live_tasks():
+            return []  # it terminates: DestroyContainer follows
+        return [UpdateContainer(container_id=executor.container_id, resources=container_resources(executor))]
 
     def _record_unsent(self, framework: Framework, task: Task | None, status: TaskStatus) -> list[Effect]:
         """An update of a framework being shut down is not sent (upstream's `Slave::statusUpdate`: it could

@@ -8,9 +8,11 @@ still running, and the raw wait status of each container that exited while no ag
 Rules:
 1. A task's state is that of its latest update. Its status update stream is rebuilt; what was not
    acknowledged goes to the master again once it is connected.
-2. A container still running is adopted: the same process, supervised again. A task that had not reported
-   TASK_RUNNING does so now; health checks and max_completion_time start again; a task that was being
-   killed (TASK_KILLING) is killed again.
+2. A container still running is adopted: the same process, supervised again, and known to the isolator
+   again (its limits rebuilt from its resources: usage, OOM and disk limitations, cleanup). A task that
+   had not reported TASK_RUNNING does so now; health checks and max_completion_time start again; a task
+   that was being killed (TASK_KILLING) is killed again. A DEFAULT executor's own container (which its
+   tasks' nest in) is adopted with them, or destroyed if none of them is left.
 3. A container that exited meanwhile ends as if the agent had watched it: its tasks get their real exit
    status ("Command exited with status 3"); a custom executor's unfinished tasks end TASK_FAILED.
 4. A container that neither runs nor left an exit status (the supervisor itself was gone) ends its
@@ -32,9 +34,11 @@ from signal import SIGKILL
 
 from corral.agent.command_tasks import CommandTasks, describe_exit, is_synthesized
 from corral.agent.effects import (
+    AdoptContainer,
     CheckpointedExecutor,
     CheckpointedFramework,
     CheckpointedTask,
+    DestroyContainer,
     Effect,
     ProcessExited,
     Recover,
@@ -43,11 +47,18 @@ from corral.agent.effects import (
     Transition,
 )
 from corral.agent.executors import CustomExecutors
-from corral.agent.ledger import REASON_EXECUTOR_TERMINATED, REGISTRATION, Ledger, executor_name
+from corral.agent.ledger import (
+    REASON_EXECUTOR_TERMINATED,
+    REGISTRATION,
+    Ledger,
+    container_resources,
+    executor_name,
+)
 from corral.agent.sandbox import meta_run_directory, run_directory, task_directory
 from corral.agent.state import Executor, ExecutorPhase, Framework, Task, TaskContainer
 from corral.agent.task_groups import EXITED_NORMALLY, DefaultExecutors, Found
 from corral.core.ids import ContainerId
+from corral.core.resources import Resources
 
 GONE_MESSAGE = "Abnormal executor termination: unknown container"
 
@@ -188,12 +199,13 @@ class Recovery:
             new=ExecutorPhase.RUNNING if executor.is_command else ExecutorPhase.REGISTERING,
             reason=f"recovered: container {executor.container_id}, pid {pid}",
         )
+        adopted = _adopted(executor, pid)
         if executor.is_command:
-            return [transition, *self.commands.adopt(framework, executor, pid, now)]
+            return [transition, adopted, *self.commands.adopt(framework, executor, pid, now)]
         executor.pid, executor.recovered = pid, True
         executor.registration_deadline = now + self.ledger.config.executor_reregistration_timeout
         self.ledger.schedule(executor.registration_deadline, REGISTRATION, executor)
-        return [transition]
+        return [transition, adopted]
 
     def _default_executor(
         self,
@@ -209,7 +221,7 @@ class Recovery:
         live = executor.live_tasks()
         if not live:
             self.ledger.finish(executor, EXITED_NORMALLY)  # its tasks' terminal updates await acknowledgement
-            return []
+            return [DestroyContainer(container_id=executor.container_id)]  # if the last run left it
         saved = {t.info.task_id: t for t in checkpointed.tasks}
         found: list[Found] = []
         for task in live:
@@ -221,11 +233,11 @@ class Recovery:
             )
             self.ledger.state.task_containers[task.container.container_id] = task
             found.append((framework, executor, task, task.container))
-        effects: list[Effect] = []
+        effects: list[Effect] = [_adopted(executor, None)]
         ended: list[Found] = []
         for each in found:
             if (pid := containers.running(each[3].container_id)) is not None:
-                effects += self.groups.adopt(each, pid, now)
+                effects += [_adopted_task(executor, each[3], pid), *self.groups.adopt(each, pid, now)]
             else:
                 ended.append(each)
         for each in ended:
@@ -255,6 +267,27 @@ class Recovery:
         for path, modified in run_directories:
             if path not in owned and not gc.is_scheduled(path):
                 gc.schedule(path, modified)
+
+
+def _adopted(executor: Executor, pid: int | None) -> AdoptContainer:
+    """The executor's container; `pid` None for a DEFAULT executor's, which runs no process."""
+    return AdoptContainer(
+        container_id=executor.container_id,
+        pid=pid,
+        sandbox=executor.directory,
+        resources=container_resources(executor),
+    )
+
+
+def _adopted_task(executor: Executor, container: TaskContainer, pid: int) -> AdoptContainer:
+    """The container of a DEFAULT executor's task, nested in the executor's (which holds the limits)."""
+    return AdoptContainer(
+        container_id=container.container_id,
+        pid=pid,
+        sandbox=container.directory,
+        resources=Resources(),
+        parent=executor.container_id,
+    )
 
 
 def _is_unfinished(task: CheckpointedTask) -> bool:

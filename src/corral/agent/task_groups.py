@@ -9,6 +9,9 @@ Frameworks see what upstream's default executor reports, every update carrying t
                  -> ProcessExited -> TASK_FINISHED / TASK_FAILED / TASK_KILLED
 
 Rules (upstream's `waited`, `killTask` and `shutdown`):
+- The executor's container holds the group's limits (its resources and its live tasks'); each task's
+  container nests in it. A task whose container is stopped for a limit (the OOM killer picked it) ends
+  TASK_FAILED with the limitation's reason, reported by the agent, as a command task does.
 - A task that ends TASK_FAILED or TASK_KILLED kills the live rest of its group, which end TASK_KILLED,
   unless it was itself killed for that reason or the executor is shutting down. A task that finishes kills
   nothing. So a KILL of one task kills its whole group: that task first, then the others.
@@ -28,6 +31,7 @@ from signal import SIGKILL, SIGTERM
 
 from corral.agent.command_tasks import BEFORE_RUNNING, KILLED_BY, kill_grace, outcome, unhealthy_end
 from corral.agent.effects import (
+    DestroyContainer,
     Effect,
     Ignored,
     Launch,
@@ -37,6 +41,7 @@ from corral.agent.effects import (
     SendToMaster,
     Signal,
     Transition,
+    UpdateContainer,
 )
 from corral.agent.environment import task_environment
 from corral.agent.health_checks import HealthChecker
@@ -49,6 +54,7 @@ from corral.agent.ledger import (
     UNKNOWN_EXIT_STATUS,
     Ledger,
     begin_shutdown,
+    container_resources,
     executor_name,
 )
 from corral.agent.sandbox import task_directory
@@ -57,6 +63,7 @@ from corral.core.ids import ContainerId, TaskId
 from corral.core.task_state import TaskState
 from corral.protocol.agent import ExecutorExited
 from corral.protocol.mesos import ExecutorInfo, Source, TaskInfo
+from corral.security.acls import command_user
 
 EXITED_NORMALLY = 0  # the wait status upstream's default executor leaves when it terminates by itself
 
@@ -115,6 +122,11 @@ class DefaultExecutors:
             ledger.state.task_containers[task.container.container_id] = task
         nested = tuple(members)
         effects += ledger.checkpoint_launch(framework, executor, tasks, new_executor=start, nested=nested)
+        # The executor's container holds the group's limits (its own resources and its tasks'), as upstream's
+        # does; each task's container nests in it.
+        effects.append(
+            UpdateContainer(container_id=executor.container_id, resources=container_resources(executor))
+        )
         for task in members:
             effects += self._launch(framework, executor, task, now)
         return effects
@@ -133,6 +145,8 @@ class DefaultExecutors:
             argv=tuple(command.argv()),
             environment=environment,
             uris=command.uris,
+            user=command_user(framework.info, command),
+            parent=executor.container_id,
         )
         task.health = HealthChecker.for_task(task.info, framework.id, launch.sandbox, environment)
         return [*effects, launch]
@@ -227,7 +241,10 @@ class DefaultExecutors:
         self._forget(container)
         cause = container.kill_cause
         state, message, reason = outcome(
-            msg.wait_status, killed=cause in KILLED_BY, timed_out=cause is KillCause.MAX_COMPLETION_TIME
+            msg.wait_status,
+            killed=cause in KILLED_BY,
+            timed_out=cause is KillCause.MAX_COMPLETION_TIME,
+            limitation=msg.limitation,
         )
         effects = self.ledger.report(
             framework,
@@ -235,7 +252,7 @@ class DefaultExecutors:
             task,
             state,
             now,
-            source=Source.SOURCE_EXECUTOR,
+            source=Source.SOURCE_EXECUTOR if msg.limitation is None else Source.SOURCE_AGENT,
             message=message,
             reason=reason,
             healthy=unhealthy_end(cause),
@@ -338,6 +355,7 @@ class DefaultExecutors:
                 new=executor.phase,
                 reason="all its tasks are terminal",
             ),
+            DestroyContainer(container_id=executor.container_id),
             SendToMaster(message=exited),
             *self.ledger.retire(framework, executor, now),
         ]

@@ -41,6 +41,7 @@ from corral.master.messages import (
     Notice,
     RecoverRegistry,
     StreamClosed,
+    TeardownFramework,
     Tick,
     WakeAt,
 )
@@ -58,10 +59,11 @@ from corral.master.state import (
     ReregisterTimer,
     Timer,
 )
-from corral.master.tasks import to_framework
-from corral.protocol.agent import ExecutorExited, ExecutorToFramework, Pong, StatusUpdate
+from corral.master.tasks import record_usage, to_framework
+from corral.protocol.agent import ExecutorExited, ExecutorToFramework, Pong, StatusUpdate, UsageReport
 from corral.protocol.mesos import MasterInfo, Offer
 from corral.protocol.scheduler import Offers, UpdateFramework
+from corral.security.acls import Authorizer
 
 
 class MasterCore:
@@ -85,6 +87,7 @@ class MasterCore:
         )
         self.state.roles.weights.update(config.weights)
         self.state.roles.whitelist = config.roles
+        self.state.authorizer = Authorizer(config.acls)
         self.min_allocatable: MinAllocatable = parse_min_allocatable(config.min_allocatable_resources)
         # Agents with something to offer (unreserved resources worth offering, or reservations).
         self._offerable: dict[AgentId, AgentView] = {}
@@ -126,6 +129,8 @@ class MasterCore:
                 if framework is None or not framework.connected:
                     return []  # the edge answered 400/403 already; a race with a disconnect lands here
                 return calls.apply(state, framework, msg.call, now)
+            case TeardownFramework():
+                return frameworks.teardown(state, msg.framework_id, now)
             case StreamClosed():
                 return frameworks.disconnect(state, msg.stream_id, now)
             case AgentRegister():
@@ -159,6 +164,9 @@ class MasterCore:
             case ExecutorToFramework():
                 return agents.executor_message(self.state, agent, msg.message)
             case Pong():
+                return []
+            case UsageReport():
+                record_usage(self.state, agent, msg.message)
                 return []
             case _:
                 assert_never(msg.message)

@@ -20,6 +20,7 @@ from corral.protocol.agent import (
     Pong,
     Register,
     StatusUpdate,
+    UsageReport,
 )
 from corral.protocol.scheduler import Call, Event, Subscribe
 
@@ -44,6 +45,13 @@ class FrameworkCall:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class TeardownFramework:
+    """An operator's TEARDOWN (`POST /master/teardown`, v1 TEARDOWN), already authorized by the edge."""
+
+    framework_id: FrameworkId
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class StreamClosed:
     stream_id: StreamId
 
@@ -57,7 +65,7 @@ class AgentRegister:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AgentMessage:
     agent_id: AgentId
-    message: StatusUpdate | ExecutorExited | ExecutorToFramework | Pong
+    message: StatusUpdate | ExecutorExited | ExecutorToFramework | Pong | UsageReport
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -85,6 +93,7 @@ class RecoverRegistry:
 Inbound = (
     FrameworkSubscribe
     | FrameworkCall
+    | TeardownFramework
     | StreamClosed
     | AgentRegister
     | AgentMessage

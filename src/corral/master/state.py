@@ -29,6 +29,7 @@ from corral.core.reservations import Reservation, add_reserved, subtract_reserve
 from corral.core.resources import Resources
 from corral.core.task_state import TaskState
 from corral.master.roles import RoleBook
+from corral.protocol.agent import ResourceStatistics
 from corral.protocol.mesos import (
     AgentInfo,
     ExecutorInfo,
@@ -39,6 +40,7 @@ from corral.protocol.mesos import (
     TaskStatus,
     reserved_in,
 )
+from corral.security.acls import Authorizer
 
 StreamId = NewType("StreamId", str)
 
@@ -150,6 +152,8 @@ class TaskRecord:
     # Its JSON in `/master/state`, kept once the task is completed (it no longer changes): a cluster's
     # thousands of completed tasks would otherwise be rebuilt on every state version.
     completed_json: bytes | None = None
+    # What its container used at its agent's latest `UsageReport`, while it runs (never once it has ended).
+    statistics: ResourceStatistics | None = None
 
     @property
     def id(self) -> TaskId:
@@ -306,6 +310,8 @@ class MasterState:
     version: int = 0
     metrics: Counter[str] = field(default_factory=Counter)
     roles: RoleBook = field(default_factory=RoleBook)
+    # `--acls`: who may register with which roles and run tasks as which user (no ACLs: anyone, anything).
+    authorizer: Authorizer = field(default_factory=Authorizer)
     # Agents whose free resources may have changed since the last allocation looked at them.
     dirty_agents: set[AgentId] = field(default_factory=set)
     # When refused-offer filters lapse: (until, seq, framework, role, agent), a heap.
@@ -460,6 +466,7 @@ class MasterState:
         framework.unreachable_tasks.pop(task.id, None)
         if (agent := self.agents.get(task.agent_id)) is not None:
             agent.tasks.discard((framework.id, task.id))
+        task.statistics = None
         framework.completed_tasks.append(task)
 
     def add_executor(

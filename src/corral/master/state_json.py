@@ -3,6 +3,10 @@
 
 Resources use the "model" format (`{"cpus":1.0,"gpus":0.0,"mem":128.0,"disk":0.0,"ports":"[31000-31000]"}`),
 labels are arrays of `{key, value}`, and command tasks have `"executor_id": ""`.
+
+Corral's addition: a running task has `statistics` (upstream's ResourceStatistics names: `timestamp`,
+`cpus_user_time_secs`, `cpus_system_time_secs`, `cpus_limit`, `mem_rss_bytes`, `mem_limit_bytes`), what its
+agent last reported (`UsageReport`). Only running tasks have it, so a completed task's JSON never changes.
 """
 
 from __future__ import annotations
@@ -71,6 +75,7 @@ def flags_json(config: MasterConfig) -> JsonObject:
         flags["zk"] = config.zk
     if config.quorum is not None:
         flags["quorum"] = str(config.quorum)
+    flags.update(config.auth_flags)
     return flags
 
 
@@ -103,6 +108,8 @@ def task_json(task: TaskRecord) -> JsonObject:
             out[key] = value
     if task.unreachable_time is not None:
         out["unreachable_time"] = {"nanoseconds": round(task.unreachable_time * 1e9)}
+    if task.statistics is not None and not task.state.is_terminal:  # a running task's latest usage
+        out["statistics"] = task.statistics.to_json()
     return out
 
 

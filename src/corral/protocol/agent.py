@@ -7,11 +7,14 @@ pass through an in-process link without being encoded.
 
 A registration carries everything the agent runs, so a master that lost its state (a restart, a failover)
 rebuilds frameworks, executors and tasks from re-registering agents, as Mesos does.
+
+`UsageReport` is Corral's own: every few seconds the agent tells the master what its running tasks use
+(upstream's agents answer `/monitor/statistics` only), so that `/master/state` shows it per task.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from corral.core.errors import DecodeError
 from corral.core.ids import AgentId, ExecutorId, FrameworkId, TaskId
@@ -85,7 +88,44 @@ class Pong:
     """The answer to the master's Ping: an agent that stops answering is marked unreachable."""
 
 
-AgentToMaster = Register | StatusUpdate | ExecutorExited | ExecutorToFramework | Pong
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ResourceStatistics:
+    """What a task's container uses and may use, in upstream's ResourceStatistics names; None: unknown."""
+
+    timestamp: float
+    cpus_user_time_secs: float | None = None
+    cpus_system_time_secs: float | None = None
+    cpus_limit: float | None = None
+    mem_rss_bytes: int | None = None
+    mem_limit_bytes: int | None = None
+
+    def to_json(self) -> JsonObject:
+        """Upstream's JSON: the fields known, the timestamp always."""
+        out: JsonObject = {}
+        for f in fields(self):
+            if (value := getattr(self, f.name)) is not None:
+                out[f.name] = value
+        return out
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TaskUsage:
+    framework_id: FrameworkId
+    task_id: TaskId
+    statistics: ResourceStatistics
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UsageReport:
+    """The usage of the agent's running tasks, all sampled at `timestamp` (which is sent once). A report is
+    complete: a task it leaves out has no usage to show (it ended, or its executor runs several tasks in one
+    container, whose usage cannot be told apart)."""
+
+    timestamp: float
+    tasks: tuple[TaskUsage, ...] = ()
+
+
+AgentToMaster = Register | StatusUpdate | ExecutorExited | ExecutorToFramework | Pong | UsageReport
 
 # ---------------------------------------------------------------- master -> agent
 
@@ -224,6 +264,33 @@ def encode_agent_message(message: AgentToMaster) -> JsonObject:
             return {"type": "EXECUTOR_MESSAGE", "executor_message": msg}
         case Pong():
             return {"type": "PONG"}
+        case UsageReport():
+            # The ids are plain strings here, and the timestamp is the report's: 500 tasks every few seconds.
+            usage: list[JsonValue] = [
+                {
+                    "framework_id": u.framework_id,
+                    "task_id": u.task_id,
+                    **{k: v for k, v in u.statistics.to_json().items() if k != "timestamp"},
+                }
+                for u in message.tasks
+            ]
+            return {"type": "USAGE", "usage": {"timestamp": message.timestamp, "tasks": usage}}
+
+
+def _task_usage(r: Reader, timestamp: float) -> TaskUsage:
+    statistics = ResourceStatistics(
+        timestamp=timestamp,
+        cpus_user_time_secs=r.opt_number("cpus_user_time_secs"),
+        cpus_system_time_secs=r.opt_number("cpus_system_time_secs"),
+        cpus_limit=r.opt_number("cpus_limit"),
+        mem_rss_bytes=r.opt_integer("mem_rss_bytes"),
+        mem_limit_bytes=r.opt_integer("mem_limit_bytes"),
+    )
+    return TaskUsage(
+        framework_id=FrameworkId(r.text("framework_id")),
+        task_id=TaskId(r.text("task_id")),
+        statistics=statistics,
+    )
 
 
 def decode_agent_message(obj: JsonValue) -> AgentToMaster:
@@ -274,6 +341,12 @@ def decode_agent_message(obj: JsonValue) -> AgentToMaster:
             )
         case "PONG":
             return Pong()
+        case "USAGE":
+            b = r.child("usage")
+            timestamp = b.number("timestamp")
+            return UsageReport(
+                timestamp=timestamp, tasks=tuple(_task_usage(t, timestamp) for t in b.objs("tasks"))
+            )
     raise DecodeError("type", f"unknown agent message type {kind!r}")
 
 

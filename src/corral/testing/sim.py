@@ -398,6 +398,8 @@ class SimCluster:
                     pass  # health checks are not simulated: a probe never answers
                 case ae.CollectGarbage():
                     pass  # simulated agents have no sandboxes on disk
+                case ae.UpdateContainer() | ae.DestroyContainer() | ae.AdoptContainer():
+                    pass  # nor cgroups
                 case _:
                     assert_never(effect)
 

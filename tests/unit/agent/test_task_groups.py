@@ -18,6 +18,8 @@ from corral.agent.effects import (
     Tick,
     WakeAt,
 )
+from corral.agent.isolation.limitations import memory_limitation
+from corral.agent.isolation.limits import MB
 from corral.agent.reports import state_document
 from corral.agent.sandbox import prepare, run_directory, task_directory
 from corral.agent.state import ExecutorPhase
@@ -140,6 +142,24 @@ def test_when_one_task_fails_the_rest_of_its_group_is_killed() -> None:
     killed = statuses_of(core, "b", POD)[-1]
     assert (killed.state, killed.message) == ("TASK_KILLED", "Command terminated with signal SIGTERM")
     assert SendToMaster(message=EXITED) in done  # every task is terminal: the executor is done
+
+
+def test_a_task_the_oom_killer_took_fails_with_the_memory_limitation_and_takes_its_group_down() -> None:
+    clock = FakeClock()
+    core = running_pair(clock)
+    limitation = memory_limitation(160 * MB, 160 * MB)  # the group's limit, in the executor's container
+
+    effects = core.handle(
+        ProcessExited(container_id=C1, wait_status=signal.SIGKILL, limitation=limitation), clock.now()
+    )
+    failed = statuses_of(core, "a", POD)[-1]
+    assert (failed.state, failed.source, failed.reason) == (
+        "TASK_FAILED",
+        "SOURCE_AGENT",
+        "REASON_CONTAINER_LIMITATION_MEMORY",
+    )
+    assert failed.message == "Memory limit exceeded: Requested: 160MB Maximum Used: 160MB"
+    assert signals(effects) == [signal.SIGTERM]  # b goes with it
 
 
 def test_a_finished_task_leaves_its_siblings_running_and_the_last_one_ends_the_executor() -> None:

@@ -26,12 +26,15 @@ from corral.protocol.agent import (
     Ping,
     Register,
     Registered,
+    ResourceStatistics,
     RunTask,
     RunTaskGroup,
     ShutdownExecutor,
     ShutdownFramework,
     StatusUpdate,
+    TaskUsage,
     UpdateFrameworkInfo,
+    UsageReport,
     decode_agent_message,
     decode_master_message,
     encode_agent_message,
@@ -221,6 +224,65 @@ agent_messages: st.SearchStrategy[AgentToMaster] = st.one_of(
 @given(agent_messages)
 def test_any_agent_message_round_trips(message: AgentToMaster) -> None:
     assert agent_trip(message) == message
+
+
+@st.composite
+def usage_reports(draw: st.DrawFn) -> UsageReport:
+    timestamp = draw(st.floats(0, 2e9))
+    seconds, counts = st.none() | st.floats(0, 1e6), st.none() | st.integers(0, 2**53)
+    statistics = st.builds(
+        ResourceStatistics,
+        timestamp=st.just(timestamp),
+        cpus_user_time_secs=seconds,
+        cpus_system_time_secs=seconds,
+        cpus_limit=st.none() | st.floats(0.001, 256),
+        mem_rss_bytes=counts,
+        mem_limit_bytes=counts,
+    )
+    usage = st.builds(
+        TaskUsage,
+        framework_id=small_ids.map(FrameworkId),
+        task_id=small_ids.map(TaskId),
+        statistics=statistics,
+    )
+    return UsageReport(timestamp=timestamp, tasks=tuple(draw(st.lists(usage, max_size=4))))
+
+
+@given(usage_reports())
+def test_any_usage_report_round_trips(report: UsageReport) -> None:
+    assert agent_trip(report) == report
+
+
+def test_a_usage_report_says_its_timestamp_once_and_names_upstreams_statistics() -> None:
+    statistics = ResourceStatistics(timestamp=5.0, cpus_user_time_secs=1.5, mem_rss_bytes=1024)
+    report = UsageReport(
+        timestamp=5.0, tasks=(TaskUsage(framework_id=F, task_id=TaskId("web"), statistics=statistics),)
+    )
+    assert encode_agent_message(report) == {
+        "type": "USAGE",
+        "usage": {
+            "timestamp": 5.0,
+            "tasks": [
+                {
+                    "framework_id": "M-0000",
+                    "task_id": "web",
+                    "cpus_user_time_secs": 1.5,
+                    "mem_rss_bytes": 1024,
+                }
+            ],
+        },
+    }
+    with pytest.raises(DecodeError) as e:
+        decode_agent_message(
+            {
+                "type": "USAGE",
+                "usage": {
+                    "timestamp": 5,
+                    "tasks": [{"framework_id": "f", "task_id": "t", "mem_rss_bytes": 1.5}],
+                },
+            }
+        )
+    assert e.value.path == "usage.tasks[0].mem_rss_bytes"
 
 
 # ---------------------------------------------------------------- master -> agent

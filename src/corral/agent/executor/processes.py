@@ -14,6 +14,10 @@ posix_spawn cannot set a working directory, so the child starts as `sh -c 'cd --
 which changes into the sandbox and replaces itself with the task: same pid, and the cost lands in the
 child, not in the agent. stdin, stdout and stderr are opened by the child too.
 
+A task run as another user (`--switch_user` on a root agent) gets the same trampoline, which then execs
+util-linux's `setpriv` (posix_spawn cannot change ids) to take the user's uid, group and supplementary groups
+just before the task: the cgroup writes below still run as root.
+
 A task with cgroups joins them in the same trampoline: before it execs the task, the shell writes its own
 pid (`echo $$`, a builtin: no fork) into each `cgroup.procs`. The task therefore starts, and forks, inside
 its cgroups: no window in which it runs outside, as there would be if the spawner moved it in after
@@ -26,6 +30,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import pwd
+import shutil
 import signal
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -76,6 +82,27 @@ def spawn(
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
         raise
+
+
+def switch_user(user: str, sandbox: Path, outputs: Sequence[Path]) -> list[str]:
+    """The argv prefix that runs a task as `user`, with its sandbox (and the `outputs` files, made now) handed
+    to them; [] when this process runs as `user` already. Raises OSError (no such user, no setpriv)."""
+    try:
+        entry = pwd.getpwnam(user)
+    except KeyError:
+        raise OSError(f"Failed to switch to user '{user}': no such user on this agent") from None
+    if entry.pw_uid == os.geteuid():
+        return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        raise OSError(f"Failed to switch to user '{user}': setpriv (util-linux) is not installed")
+    for output in outputs:
+        output.touch()
+    for directory, _, files in os.walk(sandbox):
+        os.chown(directory, entry.pw_uid, entry.pw_gid)
+        for name in files:
+            os.chown(os.path.join(directory, name), entry.pw_uid, entry.pw_gid, follow_symlinks=False)
+    return [setpriv, f"--reuid={entry.pw_uid}", f"--regid={entry.pw_gid}", "--init-groups", "--"]
 
 
 def signal_group(pid: int, signal_number: int) -> None:

@@ -9,8 +9,10 @@ Why a process of its own:
 Protocol: newline-delimited JSON over a Unix stream socket in the abstract namespace (no path-length
 limit, no stale file to clean up). One agent is connected at a time; a newer connection replaces the older.
 
-    agent -> supervisor   {"op":"spawn","id":ID,"argv":[...],"env":{...},"sandbox":DIR,"isolation":{...}}
+    agent -> supervisor   {"op":"spawn","id":ID,"argv":[...],"env":{...},"sandbox":DIR,"isolation":{...},
+                           "user":NAME?}    NAME: run as this user (`--switch_user`), the sandbox theirs
                           {"op":"collected","pid":PID}    the agent has handled that exit: forget it
+                          {"op":"create"|"resize"|"destroy","id":ID,"cgroups":{...}}    see `_change`
     supervisor -> agent   {"op":"hello","running":[{"id","pid"}],"exited":[{"id","pid","status"}]}
                           {"op":"started","id":ID,"pid":PID}
                           {"op":"failed","id":ID,"error":TEXT}
@@ -29,6 +31,7 @@ Run as `python -m corral.agent.executor.supervisor WORK_DIR`.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import logging
 import os
@@ -43,11 +46,12 @@ from pathlib import Path
 
 import orjson
 
-from corral.agent.executor.processes import signal_group, spawn
+from corral.agent.executor.processes import signal_group, spawn, switch_user
 from corral.agent.isolation.cgroups import CgroupContainer, remove_parents, remove_stale
-from corral.agent.isolation.layout import ContainerSpec
+from corral.agent.isolation.layout import CgroupSpec, ContainerSpec
 from corral.agent.sandbox import STDERR, STDOUT, prepare
 from corral.core.errors import CorralError
+from corral.protocol.json import Reader
 
 log = logging.getLogger("corral.supervisor")
 
@@ -173,9 +177,12 @@ class Supervisor:
             if op == "spawn":
                 isolation = ContainerSpec.from_json(request.get("isolation"))
                 sandbox = Path(request["sandbox"])
-                self._spawn(request["id"], request["argv"], request["env"], sandbox, isolation)
+                user = request.get("user")
+                self._spawn(request["id"], request["argv"], request["env"], sandbox, isolation, user=user)
             elif op == "collected":
                 self._exited.pop(int(request["pid"]), None)
+            elif op in ("create", "resize", "destroy"):
+                self._change(op, request["id"], CgroupSpec.from_json(Reader(request["cgroups"], "cgroups")))
             else:
                 log.warning("unknown request %r", op)
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, CorralError) as e:
@@ -203,16 +210,25 @@ class Supervisor:
     # ------------------------------------------------------------ tasks
 
     def _spawn(
-        self, ident: str, argv: list[str], env: dict[str, str], sandbox: Path, isolation: ContainerSpec
+        self,
+        ident: str,
+        argv: list[str],
+        env: dict[str, str],
+        sandbox: Path,
+        isolation: ContainerSpec,
+        *,
+        user: str | None = None,
     ) -> None:
         cgroups = CgroupContainer(isolation.cgroups) if isolation.cgroups is not None else None
         try:
             prepare(sandbox)
             if cgroups is not None:
-                self._use_parents({os.path.dirname(d) for d in cgroups.spec.directories})
+                if not cgroups.spec.parent:  # a nested container's parent is its DEFAULT executor's
+                    self._use_parents({os.path.dirname(d) for d in cgroups.spec.directories})
                 cgroups.create()
             join = cgroups.procs_files if cgroups is not None else ()
-            command = [*isolation.wrapper, *argv] if argv else []
+            run_as = switch_user(user, sandbox, (sandbox / STDOUT, sandbox / STDERR)) if user else []
+            command = [*isolation.wrapper, *run_as, *argv] if argv else []
             pid, pidfd = spawn(command, env, sandbox, sandbox / STDOUT, sandbox / STDERR, join=join)
         except (OSError, ValueError) as e:
             if cgroups is not None:
@@ -229,6 +245,23 @@ class Supervisor:
                 self._oom_watches[watch] = cgroups
                 self._selector.register(watch, selectors.EVENT_READ, self._on_oom)
         self._send({"op": "started", "id": ident, "pid": pid})
+
+    def _change(self, op: str, ident: str, spec: CgroupSpec) -> None:
+        """Cgroups outside a spawn: a DEFAULT executor's container, which runs no process (its tasks'
+        containers nest in it), is created and destroyed so; any container is resized so, as its executor's
+        tasks come and go. A container gone meanwhile has nothing to resize."""
+        cgroups = CgroupContainer(spec)
+        try:
+            if op == "create":
+                self._use_parents({os.path.dirname(d) for d in spec.directories})
+                cgroups.create()
+            elif op == "resize":
+                cgroups.resize()
+            else:
+                cgroups.destroy()
+        except OSError as e:
+            if e.errno != errno.ENOENT:
+                log.warning("container %s: cannot %s its cgroups: %s", ident, op, e)
 
     def _use_parents(self, parents: set[str]) -> None:
         """The first time a --cgroups_root cgroup is used, sweep it of what a killed supervisor left."""

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import orjson
 
@@ -27,6 +28,7 @@ from corral.protocol.json import JsonObject
 log = logging.getLogger(__name__)
 
 START_TIMEOUT = 10.0
+CgroupOp = Literal["create", "resize", "destroy"]
 
 
 class SupervisorLost(CorralError):
@@ -100,12 +102,18 @@ class SupervisorLink:
         environment: Mapping[str, str],
         sandbox: Path,
         isolation: JsonObject | None = None,
+        *,
+        user: str | None = None,
     ) -> None:
         self._write({"op": "spawn", "id": container_id, "argv": list(argv), "env": dict(environment),
-                     "sandbox": str(sandbox), "isolation": isolation or {}})  # fmt: skip
+                     "sandbox": str(sandbox), "isolation": isolation or {}, "user": user})  # fmt: skip
 
     def collected(self, pid: int) -> None:
         self._write({"op": "collected", "pid": pid})
+
+    def cgroups(self, op: CgroupOp, container_id: str, spec: JsonObject) -> None:
+        """Make, resize or remove a container's cgroups (`CgroupSpec`) outside a spawn."""
+        self._write({"op": op, "id": container_id, "cgroups": spec})
 
     def _write(self, request: dict[str, object]) -> None:
         if self._writer is None:

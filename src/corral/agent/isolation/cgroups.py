@@ -8,9 +8,14 @@ Lifecycle, run by the task supervisor around each spawn:
   watch     cgroup v1: an eventfd on `memory.oom_control` fires when the OOM killer strikes; the supervisor
             then kills the container, since a task that lost a process to it is no longer whole (v2 asks
             the kernel for the same with `memory.oom.group`)
+  resize    new limits while it runs (its executor got a task, or one ended): cpu both ways, the memory
+            hard limit only upwards, as upstream's memory isolator
   finish    once the task's process has exited: read whether the OOM killer struck (v1 `oom_kill` in
             `memory.oom_control`, v2 `oom_kill` in `memory.events`), the limit and the peak usage; SIGKILL
             whatever is left (v2: `cgroup.kill`), then rmdir
+
+A DEFAULT executor's container runs no process: the supervisor creates, resizes and destroys it as the agent
+says. Its tasks' containers nest in it, and read the limit and the peak usage of an OOM kill from it.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import logging
 import os
 import signal
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from corral.agent.isolation.layout import CgroupChoice, CgroupLayout, CgroupSpec, parse_layout
@@ -67,7 +73,7 @@ def writable_choice(layout: CgroupLayout, isolation: tuple[str, ...]) -> CgroupC
 
 
 def _write(path: str, value: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+    fd = os.open(path, os.O_WRONLY | os.O_TRUNC | os.O_CLOEXEC)  # as a shell's `>`: cgroupfs ignores O_TRUNC
     try:
         os.write(fd, value.encode())
     finally:
@@ -75,11 +81,20 @@ def _write(path: str, value: str) -> None:
 
 
 def _read(path: str) -> str | None:
+    """A whole cgroup file; raw reads, since usage is read from hundreds of them every few seconds."""
     try:
-        with open(path) as f:
-            return f.read()
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
         return None
+    try:
+        chunks = []
+        while chunk := os.read(fd, 65536):
+            chunks.append(chunk)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    return b"".join(chunks).decode()
 
 
 def _keyed(text: str | None) -> dict[str, int]:
@@ -119,11 +134,20 @@ class CgroupContainer:
                 _write(path, value)
             for directory in self.spec.directories:
                 self._make(directory)
-            for path, value in self.spec.writes:
+            for path, value in (*self.spec.writes, *self.spec.hard_limits):
                 _write(path, value)
         except OSError as e:
             self.remove()
             raise OSError(e.errno, f"cannot set up cgroup {e.filename or ''}: {e.strerror}") from e
+
+    def resize(self) -> None:
+        """New limits for cgroups that exist. Raises OSError (ENOENT: the container is gone meanwhile)."""
+        for path, value in self.spec.writes:
+            _write(path, value)
+        for path, value in self.spec.hard_limits:
+            current = _number(path)  # None: "max", no limit to raise
+            if current is not None and int(value) > current:
+                _write(path, value)
 
     @staticmethod
     def _make(directory: str) -> None:
@@ -168,10 +192,10 @@ class CgroupContainer:
         return _keyed(_read(f"{memory}/{name}")).get("oom_kill", 0)
 
     def oom_report(self) -> dict[str, int | None] | None:
-        """The limit and the peak usage, if the OOM killer struck."""
-        memory = self.spec.directory("memory")
-        if memory is None or self._oom_kills() == 0:
+        """The limit and the peak usage (of the cgroup that holds the limit), if the OOM killer struck."""
+        if self.spec.directory("memory") is None or self._oom_kills() == 0:
             return None
+        memory = self.spec.parent.get("memory") or self.spec.directory("memory")
         if self.spec.version == 1:
             limit = _number(f"{memory}/memory.limit_in_bytes")
             peak = _number(f"{memory}/memory.max_usage_in_bytes")
@@ -199,9 +223,12 @@ class CgroupContainer:
     def finish(self) -> dict[str, int | None] | None:
         """The task's process has exited: the OOM report (or None), then nothing of the container is left."""
         report = self.oom_report()
+        self.destroy()
+        return report
+
+    def destroy(self) -> None:
         self.kill()
         self.remove()
-        return report
 
     def remove(self) -> None:
         if self._oom_fds is not None:
@@ -258,48 +285,46 @@ def _ticks() -> int:
     return os.sysconf("SC_CLK_TCK")
 
 
-def read_usage(spec: CgroupSpec) -> Usage:
-    """What the container has used so far, from its cgroup files (absent files leave fields out)."""
+def read_usage(spec: CgroupSpec, *, brief: bool = False) -> Usage:
+    """What the container has used so far, from its cgroup files (absent files leave fields out). `brief`:
+    the cpu times and the rss only, from two files instead of five (the master's per-task statistics)."""
     cpu, memory = spec.directory("cpu"), spec.directory("memory")
-    tasks = spec.directory("pids") or spec.directories[0]
-    processes = len((_read(f"{tasks}/cgroup.procs") or "").split())
-    if spec.version == 1:
-        cpuacct = (
-            _keyed(_read(f"{spec.directory('cpuacct')}/cpuacct.stat")) if spec.directory("cpuacct") else {}
-        )
-        cpu_stat = _keyed(_read(f"{cpu}/cpu.stat")) if cpu else {}
-        stat = _keyed(_read(f"{memory}/memory.stat")) if memory else {}
-        throttled = cpu_stat.get("throttled_time")
-        return Usage(
-            cpus_user_time_secs=cpuacct["user"] / _ticks() if "user" in cpuacct else None,
-            cpus_system_time_secs=cpuacct["system"] / _ticks() if "system" in cpuacct else None,
-            cpus_nr_periods=cpu_stat.get("nr_periods"),
-            cpus_nr_throttled=cpu_stat.get("nr_throttled"),
-            cpus_throttled_time_secs=throttled / 1e9 if throttled is not None else None,
-            mem_total_bytes=_number(f"{memory}/memory.usage_in_bytes") if memory else None,
-            mem_rss_bytes=stat.get("total_rss"),
-            mem_anon_bytes=stat.get("total_rss"),
-            mem_file_bytes=stat.get("total_cache"),
-            mem_cache_bytes=stat.get("total_cache"),
-            mem_mapped_file_bytes=stat.get("total_mapped_file"),
-            mem_swap_bytes=stat.get("total_swap"),
-            processes=processes,
-        )
-    cpu_stat = _keyed(_read(f"{cpu}/cpu.stat")) if cpu else {}
     stat = _keyed(_read(f"{memory}/memory.stat")) if memory else {}
-    user, system, throttled = (cpu_stat.get(k) for k in ("user_usec", "system_usec", "throttled_usec"))
-    return Usage(
-        cpus_user_time_secs=user / 1e6 if user is not None else None,
-        cpus_system_time_secs=system / 1e6 if system is not None else None,
+    if spec.version == 1:
+        cpuacct = spec.directory("cpuacct")
+        times = _keyed(_read(f"{cpuacct}/cpuacct.stat")) if cpuacct else {}
+        user, system, per_second = times.get("user"), times.get("system"), _ticks()
+        cpu_stat = {} if brief or cpu is None else _keyed(_read(f"{cpu}/cpu.stat"))
+        throttled_ns = cpu_stat.get("throttled_time")
+        throttled = throttled_ns / 1e9 if throttled_ns is not None else None
+        rss, cache, mapped, swap = (stat.get(f"total_{k}") for k in ("rss", "cache", "mapped_file", "swap"))
+        total = None if brief or memory is None else _number(f"{memory}/memory.usage_in_bytes")
+    else:
+        cpu_stat = _keyed(_read(f"{cpu}/cpu.stat")) if cpu else {}
+        user, system, per_second = cpu_stat.get("user_usec"), cpu_stat.get("system_usec"), 1_000_000
+        throttled_us = cpu_stat.get("throttled_usec")
+        throttled = throttled_us / 1e6 if throttled_us is not None else None
+        rss, cache, mapped = stat.get("anon"), stat.get("file"), stat.get("file_mapped")
+        swap = None if brief or memory is None else _number(f"{memory}/memory.swap.current")
+        total = None if brief or memory is None else _number(f"{memory}/memory.current")
+    usage = Usage(
+        cpus_user_time_secs=user / per_second if user is not None else None,
+        cpus_system_time_secs=system / per_second if system is not None else None,
+        mem_rss_bytes=rss,
+    )
+    if brief:
+        return usage
+    tasks = spec.directory("pids") or spec.directories[0]
+    return replace(
+        usage,
         cpus_nr_periods=cpu_stat.get("nr_periods"),
         cpus_nr_throttled=cpu_stat.get("nr_throttled"),
-        cpus_throttled_time_secs=throttled / 1e6 if throttled is not None else None,
-        mem_total_bytes=_number(f"{memory}/memory.current") if memory else None,
-        mem_rss_bytes=stat.get("anon"),
-        mem_anon_bytes=stat.get("anon"),
-        mem_file_bytes=stat.get("file"),
-        mem_cache_bytes=stat.get("file"),
-        mem_mapped_file_bytes=stat.get("file_mapped"),
-        mem_swap_bytes=_number(f"{memory}/memory.swap.current") if memory else None,
-        processes=processes,
+        cpus_throttled_time_secs=throttled,
+        mem_total_bytes=total,
+        mem_anon_bytes=rss,
+        mem_file_bytes=cache,
+        mem_cache_bytes=cache,
+        mem_mapped_file_bytes=mapped,
+        mem_swap_bytes=swap,
+        processes=len((_read(f"{tasks}/cgroup.procs") or "").split()),
     )

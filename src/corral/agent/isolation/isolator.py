@@ -4,7 +4,12 @@ disk/du's periodic measurement.
 The supervisor performs a `ContainerSpec` (cgroups, PID namespace) around the spawn; the agent keeps, per
 container, the spec, the limits and what disk/du last measured, to answer `/monitor/statistics` and to turn
 an exit into a limitation. A container's spec is a function of the agent's flags, the machine and the
-container's id and resources only, so a restarted agent can rebuild the spec of a container it adopts.
+container's id, resources and place (nested in a DEFAULT executor's, or one that others nest in) only, so a
+restarted agent rebuilds the spec of a container it adopts.
+
+A container's resources change with its executor's tasks (`update`): the supervisor resizes its cgroups.
+A DEFAULT executor's container, which runs no process, is created by its first update and destroyed when
+the executor terminates; its tasks' containers nest in it.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Literal
 
 from corral.agent.config import AgentConfig
 from corral.agent.isolation.cgroups import discover, read_usage, writable_choice
@@ -32,7 +38,13 @@ from corral.agent.isolation.isolators import (
     cgroup_isolators,
     unsupported,
 )
-from corral.agent.isolation.layout import UNSHARE_OPTIONS, CgroupChoice, ContainerSpec, plan_cgroups
+from corral.agent.isolation.layout import (
+    UNSHARE_OPTIONS,
+    CgroupChoice,
+    CgroupSpec,
+    ContainerSpec,
+    plan_cgroups,
+)
 from corral.agent.isolation.limitations import Limitation, disk_limitation, memory_limitation
 from corral.agent.isolation.limits import ContainerLimits, container_limits
 from corral.agent.isolation.posix import sessions_usage
@@ -64,11 +76,17 @@ def best_available_isolation() -> tuple[str, ...]:
     return best_available(capabilities())
 
 
+CgroupChange = tuple[Literal["create", "resize"], CgroupSpec]  # what the supervisor does with its cgroups
+
+
 @dataclass(slots=True)
 class _Container:
     spec: ContainerSpec
     limits: ContainerLimits
-    sandbox: Path
+    sandbox: Path | None = None  # None: a DEFAULT executor's (its tasks have their own sandboxes)
+    parent: ContainerId | None = None  # the DEFAULT executor's container it nests in
+    nests: bool = False  # a DEFAULT executor's: no process, its tasks' containers nest in it
+    exists: bool = False  # its cgroups have been made
     pid: int | None = None
     disk_used: int | None = None
     limitation: Limitation | None = None  # the OOM killer's or disk/du's, reported with the exit
@@ -103,19 +121,91 @@ class Isolator:
 
     # ------------------------------------------------------------ containers
 
-    def spec(self, container_id: ContainerId, resources: Resources) -> tuple[ContainerSpec, ContainerLimits]:
+    def spec(
+        self,
+        container_id: ContainerId,
+        resources: Resources,
+        *,
+        parent: ContainerId | None = None,
+        nests: bool = False,
+    ) -> tuple[ContainerSpec, ContainerLimits]:
         limits = container_limits(resources, enable_cfs=self.config.cgroups_enable_cfs)
         cgroups = None
         if self.choice is not None:
             cgroups = plan_cgroups(
-                self.choice, root=self.config.cgroups_root, container_id=container_id, limits=limits
+                self.choice,
+                root=self.config.cgroups_root,
+                container_id=container_id,
+                limits=limits,
+                parent=parent,
+                nests=nests,
             )
-        return ContainerSpec(cgroups=cgroups, wrapper=self._wrapper), limits
+        return ContainerSpec(cgroups=cgroups, wrapper=() if nests else self._wrapper), limits
 
-    def launching(self, container_id: ContainerId, resources: Resources, sandbox: Path) -> ContainerSpec:
-        spec, limits = self.spec(container_id, resources)
-        self._containers[container_id] = _Container(spec=spec, limits=limits, sandbox=sandbox)
-        return spec
+    def launching(
+        self,
+        container_id: ContainerId,
+        resources: Resources,
+        sandbox: Path,
+        *,
+        parent: ContainerId | None = None,
+    ) -> None:
+        """A container whose process starts once its sandbox is fetched (updates meanwhile set its limits)."""
+        spec, limits = self.spec(container_id, resources, parent=parent)
+        self._containers[container_id] = _Container(spec=spec, limits=limits, sandbox=sandbox, parent=parent)
+
+    def spawning(self, container_id: ContainerId) -> ContainerSpec:
+        """What the supervisor makes around the container's process, with its limits as they are now."""
+        container = self._containers[container_id]
+        container.exists = True
+        return container.spec
+
+    def adopted(
+        self,
+        container_id: ContainerId,
+        resources: Resources,
+        sandbox: Path,
+        *,
+        pid: int | None,
+        parent: ContainerId | None = None,
+    ) -> None:
+        """A restarted agent found the container running (`pid` None: a DEFAULT executor's, whose tasks
+        run): its spec rebuilt, its usage, OOM kill and disk quota are watched again."""
+        nests = pid is None
+        spec, limits = self.spec(container_id, resources, parent=parent, nests=nests)
+        self._containers[container_id] = _Container(
+            spec=spec,
+            limits=limits,
+            sandbox=None if nests else sandbox,
+            parent=parent,
+            nests=nests,
+            exists=True,
+            pid=pid,
+        )
+
+    def update(self, container_id: ContainerId, resources: Resources) -> CgroupChange | None:
+        """New resources for a container (upstream's `update`); what the supervisor must do with its cgroups,
+        if anything. An unknown container is a DEFAULT executor's, created now."""
+        container = self._containers.get(container_id)
+        if container is None:
+            spec, limits = self.spec(container_id, resources, nests=True)
+            self._containers[container_id] = _Container(spec=spec, limits=limits, nests=True, exists=True)
+            return ("create", spec.cgroups) if spec.cgroups is not None else None
+        container.spec, container.limits = self.spec(
+            container_id, resources, parent=container.parent, nests=container.nests
+        )
+        if container.exists and container.spec.cgroups is not None:
+            return "resize", container.spec.cgroups
+        return None  # its spawn makes its cgroups with these limits
+
+    def destroy(self, container_id: ContainerId) -> CgroupSpec | None:
+        """A DEFAULT executor's container, whose tasks' containers are gone: forgotten; the cgroups to remove
+        (rebuilt from its id if this agent never knew it: its last run may have left them)."""
+        container = self._containers.pop(container_id, None)
+        spec = (
+            container.spec if container is not None else self.spec(container_id, Resources(), nests=True)[0]
+        )
+        return spec.cgroups
 
     def started(self, container_id: ContainerId, pid: int) -> None:
         if (container := self._containers.get(container_id)) is not None:
@@ -136,10 +226,16 @@ class Isolator:
     def limits(self) -> dict[ContainerId, ContainerLimits]:
         return {cid: c.limits for cid, c in self._containers.items()}
 
-    async def usage(self) -> dict[ContainerId, Usage]:
-        """Each container's usage so far; the files are read off the event loop."""
-        containers = [(cid, c.spec, c.pid, c.disk_used) for cid, c in self._containers.items()]
-        return await asyncio.to_thread(_read_usage, containers)
+    def has_processes(self) -> bool:
+        return any(c.pid is not None for c in self._containers.values())
+
+    async def usage(self, *, brief: bool = False) -> dict[ContainerId, Usage]:
+        """The usage so far of each container that runs a process; the files are read off the event loop.
+        `brief`: cpu times and rss only, which cost less to read from cgroups (`read_usage`)."""
+        containers = [
+            (cid, c.spec, c.pid, c.disk_used) for cid, c in self._containers.items() if c.pid is not None
+        ]
+        return await asyncio.to_thread(_read_usage, containers, brief)
 
     # ------------------------------------------------------------ disk/du
 
@@ -152,7 +248,12 @@ class Isolator:
             await asyncio.sleep(self.config.container_disk_watch_interval)
             for container_id, container in list(self._containers.items()):
                 quota = container.limits.disk_limit_bytes
-                if quota is None or container.pid is None or container.limitation is not None:
+                if (
+                    quota is None
+                    or container.pid is None
+                    or container.sandbox is None
+                    or container.limitation is not None
+                ):
                     continue
                 try:
                     container.disk_used = await disk_usage(container.sandbox)
@@ -169,14 +270,14 @@ class Isolator:
 
 
 def _read_usage(
-    containers: list[tuple[ContainerId, ContainerSpec, int | None, int | None]],
+    containers: list[tuple[ContainerId, ContainerSpec, int, int | None]], brief: bool
 ) -> dict[ContainerId, Usage]:
     out: dict[ContainerId, Usage] = {}
     by_session: dict[int, ContainerId] = {}
     for container_id, spec, pid, _ in containers:
         if spec.cgroups is not None:
-            out[container_id] = read_usage(spec.cgroups)
-        elif pid is not None:
+            out[container_id] = read_usage(spec.cgroups, brief=brief)
+        else:
             by_session[pid] = container_id
     for session, usage in sessions_usage(by_session).items():
         out[by_session[session]] = usage

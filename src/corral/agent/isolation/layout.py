@@ -5,6 +5,10 @@ each is mounted, co-mounted ones sharing a directory) or a single one (cgroup v2
 
     <mount>/<the agent's own cgroup>/<--cgroups_root>/<container id>
 
+except the containers of a DEFAULT executor's tasks, which nest in their executor's (`<executor's container
+id>/<container id>`): the executor's container holds the group's limits, its own resources plus its tasks'
+(upstream's tasks of a task group share their executor's cgroups), and no process of its own.
+
 Upstream puts `--cgroups_root` at the top of each hierarchy; Corral nests it under the cgroup the agent was
 started in, which is the top when an operator starts it from a shell as root, and is the subtree systemd
 delegates to a service (`Delegate=yes`), the only place a v2 service may create cgroups. It also keeps the
@@ -143,8 +147,14 @@ def _below(path: str, root: str) -> str:
 class CgroupSpec:
     version: int
     controllers: Mapping[str, str]  # controller -> the container's cgroup holding it
-    delegate: tuple[tuple[str, str], ...] = ()  # v2: (cgroup.subtree_control of an ancestor, "+cpu ...")
+    # (file, value) written once, as the cgroups are made: v2's "+cpu ..." in the cgroup.subtree_control of
+    # each ancestor (and of a container that others nest in), v1's memory.use_hierarchy in such a container.
+    delegate: tuple[tuple[str, str], ...] = ()
     writes: tuple[tuple[str, str], ...] = ()  # (file, value), in order, once the cgroups exist
+    # The memory hard limit: written once the cgroups exist, and by a resize only when it raises the limit
+    # (lowering it under the container's usage would have the OOM killer take the container).
+    hard_limits: tuple[tuple[str, str], ...] = ()
+    parent: Mapping[str, str] = field(default_factory=dict)  # the cgroups it nests in, which hold its limits
 
     @property
     def directories(self) -> tuple[str, ...]:
@@ -155,21 +165,28 @@ class CgroupSpec:
 
     def to_json(self) -> JsonObject:
         controllers: JsonObject = dict(self.controllers)
-        return {
+        out: JsonObject = {
             "version": self.version,
             "controllers": controllers,
             "delegate": [{"file": f, "value": v} for f, v in self.delegate],
             "writes": [{"file": f, "value": v} for f, v in self.writes],
+            "hard_limits": [{"file": f, "value": v} for f, v in self.hard_limits],
         }
+        if self.parent:
+            out["parent"] = dict(self.parent)
+        return out
 
     @staticmethod
     def from_json(reader: Reader) -> CgroupSpec:
         controllers = reader.child("controllers")
+        parent = reader.opt_child("parent")
         return CgroupSpec(
             version=reader.integer("version"),
             controllers={name: controllers.text(name) for name in controllers.obj},
             delegate=tuple((w.text("file"), w.text("value")) for w in reader.objs("delegate")),
             writes=tuple((w.text("file"), w.text("value")) for w in reader.objs("writes")),
+            hard_limits=tuple((w.text("file"), w.text("value")) for w in reader.objs("hard_limits")),
+            parent={name: parent.text(name) for name in parent.obj} if parent is not None else {},
         )
 
 
@@ -201,11 +218,21 @@ class ContainerSpec:
 
 
 def plan_cgroups(
-    choice: CgroupChoice, *, root: str, container_id: str, limits: ContainerLimits
+    choice: CgroupChoice,
+    *,
+    root: str,
+    container_id: str,
+    limits: ContainerLimits,
+    parent: str | None = None,
+    nests: bool = False,
 ) -> CgroupSpec:
-    """The container's cgroups and their limit files (`limits.py` has the arithmetic)."""
-    controllers = {c: posixpath.join(base, root, container_id) for c, base in choice.bases.items()}
+    """The container's cgroups and their limit files (`limits.py` has the arithmetic). `parent`: the
+    DEFAULT executor's container it nests in; `nests`: it is such a container, the others nest in it."""
+    roots = {c: posixpath.join(base, root) for c, base in choice.bases.items()}
+    holders = {c: posixpath.join(d, parent) for c, d in roots.items()} if parent else {}
+    controllers = {c: posixpath.join(holders.get(c, d), container_id) for c, d in roots.items()}
     writes: list[tuple[str, str]] = []
+    hard: list[tuple[str, str]] = []
     delegate: list[tuple[str, str]] = []
     cpu, memory = controllers.get("cpu"), controllers.get("memory")
     if choice.version == 1:
@@ -216,7 +243,10 @@ def plan_cgroups(
             writes.append((f"{cpu}/cpu.cfs_quota_us", str(limits.cfs_quota_us)))
         if memory is not None and limits.mem_limit_bytes is not None:
             writes.append((f"{memory}/memory.soft_limit_in_bytes", str(limits.mem_limit_bytes)))
-            writes.append((f"{memory}/memory.limit_in_bytes", str(limits.mem_limit_bytes)))
+            hard.append((f"{memory}/memory.limit_in_bytes", str(limits.mem_limit_bytes)))
+        if memory is not None and nests:
+            # Children count against its limit (always so since Linux 5.11; settable only while it has none).
+            delegate.append((f"{memory}/memory.use_hierarchy", "1"))
     else:
         enable = " ".join(f"+{c}" for c in sorted(controllers))
         base = next(iter(choice.bases.values()))
@@ -224,15 +254,23 @@ def plan_cgroups(
             (f"{base}/cgroup.subtree_control", enable),
             (posixpath.join(base, root, "cgroup.subtree_control"), enable),
         ]
+        if nests:
+            delegate.append((posixpath.join(base, root, container_id, "cgroup.subtree_control"), enable))
         if cpu is not None and limits.cpu_shares is not None:
             writes.append((f"{cpu}/cpu.weight", str(cpu_weight(limits.cpu_shares))))
         if cpu is not None and limits.cfs_quota_us is not None:
             writes.append((f"{cpu}/cpu.max", cpu_max(limits.cfs_quota_us)))
         if memory is not None and limits.mem_limit_bytes is not None:
-            writes.append((f"{memory}/memory.max", str(limits.mem_limit_bytes)))
-        if memory is not None:
+            hard.append((f"{memory}/memory.max", str(limits.mem_limit_bytes)))
+        if memory is not None and not nests:
             # The OOM killer takes the whole container, as upstream destroys a container that hit its limit.
+            # (Not a whole DEFAULT executor's: the task whose process it picked, which takes its group down.)
             writes.append((f"{memory}/memory.oom.group", "1"))
     return CgroupSpec(
-        version=choice.version, controllers=controllers, delegate=tuple(delegate), writes=tuple(writes)
+        version=choice.version,
+        controllers=controllers,
+        delegate=tuple(delegate),
+        writes=tuple(writes),
+        hard_limits=tuple(hard),
+        parent=holders,
     )

@@ -6,9 +6,13 @@ usage beside the limits its resources set.
                      "mem_rss_bytes", "mem_limit_bytes", ...}}]
 
 A command task's executor id is its task id; a DEFAULT executor's usage is the sum of its tasks' containers,
-and its limits are those of its own resources, where it has any.
+and its limits are those of its container: its own resources and its live tasks'.
 Usage comes from the container's cgroups, or from /proc under the posix isolators; fields a source cannot
 tell are left out, as upstream leaves unset protobuf fields out.
+
+`usage_report` is the same per task, for the master's `/master/state`: a command task's container, a
+DEFAULT executor's task's own container (with the limits of the executor's, which it shares), and a custom
+executor's container when it runs one task (several share it, and their usage cannot be told apart).
 """
 
 from __future__ import annotations
@@ -17,8 +21,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
 from corral.agent.isolation.limits import ContainerLimits
-from corral.agent.state import AgentState, Executor, ExecutorPhase
+from corral.agent.state import AgentState, Executor, ExecutorPhase, Task
 from corral.core.ids import ContainerId
+from corral.protocol.agent import ResourceStatistics, TaskUsage, UsageReport
 from corral.protocol.json import JsonObject, JsonValue
 
 
@@ -65,6 +70,41 @@ def _containers(state: AgentState, executor: Executor) -> list[ContainerId]:
         for task in executor.tasks.values()
         if task.container is not None and task.container.container_id in state.task_containers
     ]
+
+
+def _task_containers(executor: Executor) -> list[tuple[Task, ContainerId]]:
+    """The executor's running tasks whose usage can be told, each with the container it is read from."""
+    running = [t for t in executor.tasks.values() if not t.state.is_terminal]
+    if executor.is_default:
+        return [(t, t.container.container_id) for t in running if t.container is not None]
+    return [(running[0], executor.container_id)] if len(running) == 1 else []
+
+
+def usage_report(
+    state: AgentState,
+    usage: Mapping[ContainerId, Usage],
+    limits: Mapping[ContainerId, ContainerLimits],
+    now: float,
+) -> UsageReport:
+    tasks: list[TaskUsage] = []
+    for framework in state.frameworks.values():
+        for executor in framework.executors.values():
+            if executor.phase is ExecutorPhase.TERMINATED:
+                continue
+            limit = limits.get(executor.container_id, ContainerLimits())
+            for task, container_id in _task_containers(executor):
+                if (used := usage.get(container_id)) is None:
+                    continue  # not started yet
+                statistics = ResourceStatistics(
+                    timestamp=now,
+                    cpus_user_time_secs=used.cpus_user_time_secs,
+                    cpus_system_time_secs=used.cpus_system_time_secs,
+                    cpus_limit=limit.cpus,
+                    mem_rss_bytes=used.mem_rss_bytes,
+                    mem_limit_bytes=limit.mem_limit_bytes,
+                )
+                tasks.append(TaskUsage(framework_id=framework.id, task_id=task.id, statistics=statistics))
+    return UsageReport(timestamp=now, tasks=tuple(tasks))
 
 
 def monitor_statistics(

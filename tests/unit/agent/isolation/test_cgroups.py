@@ -8,13 +8,18 @@ tests/integration/test_agent_isolation.py; cgroup v2 is checked here against its
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from corral.agent.isolation.cgroups import CgroupContainer, read_usage, remove_stale
 from corral.agent.isolation.layout import CgroupChoice, CgroupSpec, plan_cgroups
-from corral.agent.isolation.limits import MB, ContainerLimits
+from corral.agent.isolation.limits import MB, ContainerLimits, container_limits, memory_limit_bytes
+from corral.agent.isolation.statistics import Usage
+from corral.core.resources import Resources
 
 
 def files(directory: Path, **contents: str) -> None:
@@ -55,6 +60,8 @@ def test_v1_usage_comes_from_cpuacct_cpu_and_memory(tmp_path: Path) -> None:
     assert (usage.cpus_nr_periods, usage.cpus_nr_throttled, usage.cpus_throttled_time_secs) == (10, 2, 1.5)
     assert (usage.mem_rss_bytes, usage.mem_cache_bytes, usage.mem_total_bytes) == (8192, 4096, 12288)
     assert usage.processes == 2
+    brief = Usage(cpus_user_time_secs=250 / ticks, cpus_system_time_secs=50 / ticks, mem_rss_bytes=8192)
+    assert read_usage(spec, brief=True) == brief  # what the master shows, from two files of the five
 
 
 def test_v2_usage_comes_from_cpu_stat_and_memory_files(tmp_path: Path) -> None:
@@ -74,6 +81,9 @@ def test_v2_usage_comes_from_cpu_stat_and_memory_files(tmp_path: Path) -> None:
     assert (usage.cpus_nr_periods, usage.cpus_nr_throttled, usage.cpus_throttled_time_secs) == (4, 1, 0.25)
     assert (usage.mem_rss_bytes, usage.mem_file_bytes, usage.mem_total_bytes) == (8 * MB, MB, 10 * MB)
     assert (usage.mem_mapped_file_bytes, usage.mem_swap_bytes, usage.processes) == (4096, 0, 1)
+    assert read_usage(spec, brief=True) == Usage(
+        cpus_user_time_secs=2.5, cpus_system_time_secs=0.5, mem_rss_bytes=8 * MB
+    )
 
 
 def test_a_cgroup_gone_or_missing_files_leave_fields_out(tmp_path: Path) -> None:
@@ -121,3 +131,60 @@ def test_a_sweep_removes_only_empty_cgroups_older_than_a_minute(tmp_path: Path) 
     assert remove_stale(str(tmp_path), now=1100.0) == 1
     assert not old.exists() and fresh.exists()
     assert remove_stale(str(tmp_path / "missing"), now=1100.0) == 0
+
+
+def _cgroup_of(spec: CgroupSpec, initial_limit: str) -> Path:
+    """A v1 memory cgroup as the kernel would show it (the limit "unlimited" until set)."""
+    memory = Path(spec.controllers["memory"])
+    files(memory, memory__limit_in_bytes=initial_limit, memory__soft_limit_in_bytes=initial_limit)
+    return memory
+
+
+@given(st.lists(st.integers(min_value=1, max_value=1 << 16), min_size=1, max_size=8))
+def test_a_resize_moves_the_soft_limit_both_ways_and_the_hard_limit_only_up(mems: list[int]) -> None:
+    """Upstream's memory isolator: the first limit is set as asked; later ones lower only the soft limit,
+    since lowering the hard one under the container's usage would have the OOM killer take it."""
+    with tempfile.TemporaryDirectory() as root:
+        choice = CgroupChoice(version=1, bases={"memory": root})
+        specs = [
+            plan_cgroups(
+                choice,
+                root="corral",
+                container_id="c1",
+                limits=container_limits(Resources.of(mem=m), enable_cfs=False),
+            )
+            for m in mems
+        ]
+        memory = _cgroup_of(specs[0], "9223372036854771712")
+        CgroupContainer(specs[0]).create()
+        for spec in specs[1:]:
+            CgroupContainer(spec).resize()
+        limits = [memory_limit_bytes(m) for m in mems]
+        assert int((memory / "memory.limit_in_bytes").read_text()) == max(limits)
+        assert int((memory / "memory.soft_limit_in_bytes").read_text()) == limits[-1]
+
+
+def test_a_resize_of_a_container_gone_meanwhile_fails_with_enoent_and_makes_nothing(tmp_path: Path) -> None:
+    spec = plan_cgroups(
+        CgroupChoice(version=1, bases={"memory": str(tmp_path)}),
+        root="corral",
+        container_id="gone",
+        limits=ContainerLimits(mem_limit_bytes=64 * MB),
+    )
+    with pytest.raises(FileNotFoundError):
+        CgroupContainer(spec).resize()
+    assert not (tmp_path / "corral" / "gone").exists()
+    v2 = v2_spec(tmp_path / "v2")
+    files(Path(v2.directories[0]), memory__max="max", memory__oom__group="0")
+    CgroupContainer(v2).resize()  # no limit to raise: it stays unlimited
+    assert (Path(v2.directories[0]) / "memory.max").read_text() == "max"
+
+
+def test_a_nested_containers_oom_report_reads_the_limit_of_the_executors_container(tmp_path: Path) -> None:
+    choice = CgroupChoice(version=1, bases={"memory": str(tmp_path)})
+    task = plan_cgroups(choice, root="corral", container_id="t1", limits=ContainerLimits(), parent="e1")
+    files(Path(task.controllers["memory"]), memory__oom_control="oom_kill 1\n",
+          memory__limit_in_bytes="9223372036854771712", memory__max_usage_in_bytes=str(20 * MB))  # fmt: skip
+    files(Path(task.parent["memory"]), memory__oom_control="oom_kill 0\n",
+          memory__limit_in_bytes=str(96 * MB), memory__max_usage_in_bytes=str(96 * MB))  # fmt: skip
+    assert CgroupContainer(task).oom_report() == {"limit": 96 * MB, "max_usage": 96 * MB}

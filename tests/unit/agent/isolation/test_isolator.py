@@ -69,3 +69,56 @@ async def test_monitor_statistics_is_served_where_upstream_serves_it() -> None:
     transport = httpx.ASGITransport(app=build_app(Service(make_core())))
     async with httpx.AsyncClient(transport=transport, base_url="http://agent") as http:
         assert (await http.get("/monitor/statistics")).json() == []
+
+
+E1, T1 = ContainerId("e1"), ContainerId("t1")
+
+
+def test_a_default_executors_container_is_made_by_its_first_update_and_its_tasks_nest_in_it() -> None:
+    isolator = Isolator(CGROUPS, choice=V2, unshare="/usr/bin/unshare")
+    made = isolator.update(E1, Resources.of(cpus=1.1, mem=96))
+    assert made is not None and made[0] == "create"
+    assert made[1].directories == ("/sys/fs/cgroup/corral/e1",)
+    assert ("/sys/fs/cgroup/corral/e1/memory.max", str(96 * MB)) in made[1].hard_limits
+    isolator.launching(T1, Resources(), sandbox=CONFIG.work_dir / "t1", parent=E1)
+    spec = isolator.spawning(T1)
+    assert spec.cgroups is not None and spec.cgroups.directories == ("/sys/fs/cgroup/corral/e1/t1",)
+    assert spec.wrapper  # the task's namespace; the executor's container runs nothing to wrap
+    isolator.started(T1, 42)
+    assert isolator.limits()[E1].mem_limit_bytes == 96 * MB  # /monitor/statistics shows the group's limits
+
+    resized = isolator.update(E1, Resources.of(cpus=2.1, mem=160))
+    assert resized is not None and resized[0] == "resize"
+    assert ("/sys/fs/cgroup/corral/e1/memory.max", str(160 * MB)) in resized[1].hard_limits
+    assert isolator.exited(T1) is None
+    destroyed = isolator.destroy(E1)
+    assert destroyed is not None and destroyed.directories == ("/sys/fs/cgroup/corral/e1",)
+    assert isolator.limits() == {}
+    # One a restarted agent never adopted (its last run left it) is rebuilt from its id.
+    rebuilt = isolator.destroy(E1)
+    assert rebuilt is not None and rebuilt.directories == destroyed.directories
+    assert Isolator(CONFIG, choice=None, unshare=None).update(E1, Resources.of(mem=32)) is None
+
+
+def test_a_container_resized_before_its_spawn_is_made_with_its_new_limits() -> None:
+    isolator = Isolator(CGROUPS, choice=V2, unshare=None)
+    isolator.launching(C1, Resources.of(mem=64), sandbox=CONFIG.work_dir)  # its URIs are being fetched
+    assert isolator.update(C1, Resources.of(mem=128)) is None  # nothing to resize yet
+    spec = isolator.spawning(C1)
+    assert spec.cgroups is not None
+    assert spec.cgroups.hard_limits == (("/sys/fs/cgroup/corral/c1/memory.max", str(128 * MB)),)
+    resized = isolator.update(C1, Resources.of(mem=256))
+    assert resized is not None and resized[0] == "resize"
+
+
+def test_an_adopted_container_is_watched_again_as_if_this_agent_had_started_it() -> None:
+    isolator = Isolator(CGROUPS, choice=V2, unshare=None)
+    assert not isolator.has_processes()
+    isolator.adopted(C1, Resources.of(cpus=0.6, mem=64), CONFIG.work_dir, pid=42)
+    assert isolator.has_processes()
+    assert (isolator.limits()[C1].cpus, isolator.limits()[C1].mem_limit_bytes) == (0.6, 64 * MB)
+    resized = isolator.update(C1, Resources.of(cpus=0.6, mem=96))  # its cgroups exist: resized at once
+    assert resized is not None and resized[0] == "resize"
+    isolator.oom_killed(C1, {"limit": 96 * MB, "max_usage": 96 * MB})
+    limitation = isolator.exited(C1)
+    assert limitation is not None and limitation.reason == "REASON_CONTAINER_LIMITATION_MEMORY"

@@ -12,7 +12,7 @@ from corral.agent.isolation.layout import (
     plan_cgroups,
 )
 from corral.agent.isolation.limits import MB, ContainerLimits
-from corral.protocol.json import dumps, loads
+from corral.protocol.json import Reader, dumps, loads
 
 CGROUPS = ("cgroups/cpu", "cgroups/mem", "cgroups/pids")
 LIMITS = ContainerLimits(cpus=0.6, cpu_shares=614, cfs_quota_us=60_000, mem_limit_bytes=64 * MB)
@@ -72,6 +72,9 @@ def test_separately_mounted_v1_controllers_each_get_a_directory_under_the_agents
         ("/sys/fs/cgroup/cpu/corral/c1/cpu.cfs_period_us", "100000"),
         ("/sys/fs/cgroup/cpu/corral/c1/cpu.cfs_quota_us", "60000"),
         ("/sys/fs/cgroup/memory/jobs/a1/corral/c1/memory.soft_limit_in_bytes", str(64 * MB)),
+    )
+    # Written after the others at creation; a resize only raises it (see test_cgroups.py).
+    assert spec.hard_limits == (
         ("/sys/fs/cgroup/memory/jobs/a1/corral/c1/memory.limit_in_bytes", str(64 * MB)),
     )
 
@@ -103,9 +106,38 @@ def test_v2_is_chosen_when_it_has_every_controller_and_delegates_them_on_the_way
     assert spec.writes == (
         ("/sys/fs/cgroup/payload/corral/c1/cpu.weight", "24"),
         ("/sys/fs/cgroup/payload/corral/c1/cpu.max", "60000 100000"),
-        ("/sys/fs/cgroup/payload/corral/c1/memory.max", str(64 * MB)),
         ("/sys/fs/cgroup/payload/corral/c1/memory.oom.group", "1"),
     )
+    assert spec.hard_limits == (("/sys/fs/cgroup/payload/corral/c1/memory.max", str(64 * MB)),)
+
+
+def test_a_default_executors_tasks_nest_in_its_container_which_holds_the_groups_limits() -> None:
+    """Upstream's tasks of a task group share their executor's cgroups; here each task's nests in them."""
+    choice = parse_layout(HYBRID_MOUNTS, HYBRID_SELF).choose(CGROUPS)
+    assert choice is not None
+    executor = plan_cgroups(choice, root="corral", container_id="e1", limits=LIMITS, nests=True)
+    assert executor.directory("memory") == "/sys/fs/cgroup/memory/jobs/a1/corral/e1"
+    assert executor.delegate == (("/sys/fs/cgroup/memory/jobs/a1/corral/e1/memory.use_hierarchy", "1"),)
+    assert executor.hard_limits == (
+        ("/sys/fs/cgroup/memory/jobs/a1/corral/e1/memory.limit_in_bytes", str(64 * MB)),
+    )
+    task = plan_cgroups(choice, root="corral", container_id="t1", limits=ContainerLimits(), parent="e1")
+    assert task.directories == (
+        "/sys/fs/cgroup/cpu/corral/e1/t1",
+        "/sys/fs/cgroup/cpuacct/corral/e1/t1",
+        "/sys/fs/cgroup/memory/jobs/a1/corral/e1/t1",
+        "/sys/fs/cgroup/pids/corral/e1/t1",
+    )
+    assert (task.writes, task.hard_limits) == ((), ())  # the executor's cgroups limit it
+    assert task.parent["memory"] == executor.directory("memory")  # where its OOM report reads the limit
+
+    v2 = CgroupChoice(version=2, bases={c: "/sys/fs/cgroup" for c in ("cpu", "memory", "pids")})
+    executor = plan_cgroups(v2, root="corral", container_id="e1", limits=LIMITS, nests=True)
+    assert executor.delegate[-1] == ("/sys/fs/cgroup/corral/e1/cgroup.subtree_control", "+cpu +memory +pids")
+    assert ("/sys/fs/cgroup/corral/e1/memory.oom.group", "1") not in executor.writes  # not the whole executor
+    task = plan_cgroups(v2, root="corral", container_id="t1", limits=ContainerLimits(), parent="e1")
+    assert task.directories == ("/sys/fs/cgroup/corral/e1/t1",)
+    assert task.writes == (("/sys/fs/cgroup/corral/e1/t1/memory.oom.group", "1"),)  # the task, whole
 
 
 def test_a_missing_controller_means_no_cgroups() -> None:
@@ -129,5 +161,7 @@ def test_a_spec_travels_to_the_supervisor_as_json() -> None:
     cgroups = plan_cgroups(choice, root="corral", container_id="c9", limits=LIMITS)
     spec = ContainerSpec(cgroups=cgroups, wrapper=("/usr/bin/unshare", "--pid", "--fork"))
     assert ContainerSpec.from_json(loads(dumps(spec.to_json()))) == spec
+    nested = plan_cgroups(choice, root="corral", container_id="c9", limits=LIMITS, parent="e1")
+    assert CgroupSpec.from_json(Reader(loads(dumps(nested.to_json())))) == nested
     assert ContainerSpec.from_json(None) == ContainerSpec() == ContainerSpec.from_json({})
     assert isinstance(spec.cgroups, CgroupSpec)

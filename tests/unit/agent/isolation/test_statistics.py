@@ -9,14 +9,24 @@ from pathlib import Path
 from corral.agent.effects import Launch, ProcessExited, ProcessStarted
 from corral.agent.isolation.limits import MB, ContainerLimits
 from corral.agent.isolation.posix import sessions_usage
-from corral.agent.isolation.statistics import Usage, monitor_statistics
+from corral.agent.isolation.statistics import Usage, monitor_statistics, usage_report
 from corral.core.ids import ContainerId
-from corral.protocol.agent import RunTask
+from corral.protocol.agent import ResourceStatistics, RunTask, RunTaskGroup
+from corral.protocol.json import Reader
+from corral.protocol.mesos import ExecutorInfo
 from corral.testing.clock import FakeClock
 
-from ..builders import FRAMEWORK, command_task, framework_info, make_core, registered
+from ..builders import (
+    FRAMEWORK,
+    command_task,
+    executor_task,
+    framework_info,
+    make_core,
+    registered,
+    subscribe,
+)
 
-C0 = ContainerId("c0")
+C0, C1, C2, C4, C5 = (ContainerId(f"c{i}") for i in (0, 1, 2, 4, 5))
 
 
 def test_usage_adds_up_and_leaves_out_what_no_source_told() -> None:
@@ -99,3 +109,55 @@ def test_posix_usage_sums_each_session_from_proc(tmp_path: Path) -> None:
             processes=2,
         )
     }
+
+
+def test_the_usage_report_has_each_running_task_whose_usage_can_be_told_apart() -> None:
+    """For the master's `/master/state`: a command task's container, a DEFAULT executor's task's own (with
+    its executor's limits, which it shares), a custom executor's when it runs a single task."""
+    clock, core = FakeClock(1_700_000_000.0), make_core()
+    registered(core, clock.now())
+    info = framework_info()
+    core.handle(RunTask(framework_info=info, task=command_task("web", "sleep 60")), clock.now())  # c0
+    core.handle(ProcessStarted(container_id=C0, pid=100), clock.now())
+    pod = ExecutorInfo.from_json(Reader({"type": "DEFAULT", "executor_id": {"value": "pod"}}))
+    group = (command_task("a", "sleep 60"), command_task("b", "sleep 60"))
+    core.handle(RunTaskGroup(framework_info=info, executor=pod, tasks=group), clock.now())  # c1: c2, c3
+    core.handle(ProcessStarted(container_id=C2, pid=102), clock.now())  # b (c3) not started yet
+    core.handle(RunTask(framework_info=info, task=executor_task("one", "solo")), clock.now())  # c4
+    core.handle(RunTask(framework_info=info, task=executor_task("x", "pair")), clock.now())  # c5
+    core.handle(RunTask(framework_info=info, task=executor_task("y", "pair")), clock.now())
+    for executor, container in (("solo", C4), ("pair", C5)):
+        core.handle(ProcessStarted(container_id=container, pid=200), clock.now())
+        core.handle(subscribe(executor), clock.now())
+    used = Usage(cpus_user_time_secs=1.0, cpus_system_time_secs=0.5, mem_rss_bytes=MB, processes=1)
+    usage = {c: used for c in (C0, C2, C4, C5)}
+    limits = {
+        C0: ContainerLimits(cpus=0.2, mem_limit_bytes=32 * MB),
+        C1: ContainerLimits(cpus=0.4, mem_limit_bytes=64 * MB),
+    }
+
+    report = usage_report(core.state, usage, limits, clock.now())
+    assert report.timestamp == clock.now()
+    assert {u.task_id: u.statistics for u in report.tasks} == {
+        "web": ResourceStatistics(
+            timestamp=clock.now(),
+            cpus_user_time_secs=1.0,
+            cpus_system_time_secs=0.5,
+            cpus_limit=0.2,
+            mem_rss_bytes=MB,
+            mem_limit_bytes=32 * MB,
+        ),
+        "a": ResourceStatistics(
+            timestamp=clock.now(),
+            cpus_user_time_secs=1.0,
+            cpus_system_time_secs=0.5,
+            cpus_limit=0.4,
+            mem_rss_bytes=MB,
+            mem_limit_bytes=64 * MB,
+        ),
+        "one": ResourceStatistics(
+            timestamp=clock.now(), cpus_user_time_secs=1.0, cpus_system_time_secs=0.5, mem_rss_bytes=MB
+        ),
+    }  # not b (not started), nor x and y (one container for both)
+    core.handle(ProcessExited(container_id=C0, wait_status=0), clock.now())
+    assert "web" not in {u.task_id for u in usage_report(core.state, usage, limits, clock.now()).tasks}
