@@ -10,22 +10,31 @@
 
 Calls go to the runtime (`AgentService.deliver`), which owns the core; queries read the core directly,
 which is safe because everything runs on one event loop.
+
+With `--acls`, requests are authorized as the principal the authentication layer put in the scope
+(`principal_of`): `/files/{browse,read,download}` by access_sandboxes (the object: the UNIX user of the
+executor whose sandbox the path names; a path in no sandbox is ANY), `/files/debug`, `/metrics/snapshot`
+and `/monitor/statistics` by get_endpoints; 403 when refused. `/state` shows only what view_* and view_flags
+allow (`reports.state_document`).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path, PurePosixPath
 from typing import Protocol
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from corral.agent.core import AgentCore
 from corral.agent.effects import Inbound
+from corral.agent.executor_tokens import claims_problem
 from corral.agent.files import SandboxFiles
 from corral.agent.reports import metrics, state_document, version_document
 from corral.agent.sandbox import LATEST, virtual_latest
@@ -34,6 +43,8 @@ from corral.core.ids import ExecutorId, FrameworkId
 from corral.protocol import executor as ex
 from corral.protocol import recordio
 from corral.protocol.json import JsonValue, dumps, loads
+from corral.security.acls import Action, Authorizer, endpoint_path, executor_user
+from corral.security.identity import claims_of, principal_of
 
 JSON = "application/json"
 # Upstream's DEFAULT_EXECUTOR_HEARTBEAT_INTERVAL; pymesos ignores heartbeats, but they reveal dead streams.
@@ -71,17 +82,60 @@ def _accepts_json(accept: str | None) -> bool:
     return bool(kinds & {JSON, "*/*", "application/*"})
 
 
-def sandbox_roots(core: AgentCore) -> dict[str, Path]:
-    """The paths `/files/*` serves, each mapped to a run directory; newer runs win `latest`."""
-    roots: dict[str, Path] = {}
+def _sandboxes(core: AgentCore) -> Iterator[tuple[str, Path, str]]:
+    """(served path, run directory, the UNIX user of its executor), older runs first."""
     frameworks = [*core.state.completed_frameworks, *core.state.frameworks.values()]
     for framework in frameworks:
         for executor in [*framework.completed_executors, *framework.executors.values()]:
             directory = executor.directory
-            roots[str(directory)] = directory
-            roots[str(directory.parent / LATEST)] = directory
-            roots[virtual_latest(framework.id, executor.id)] = directory
-    return roots
+            user = executor_user(framework.info, executor.info)
+            for served in (
+                str(directory),
+                str(directory.parent / LATEST),
+                virtual_latest(framework.id, executor.id),
+            ):
+                yield served, directory, user
+
+
+def sandbox_roots(core: AgentCore) -> dict[str, Path]:
+    """The paths `/files/*` serves, each mapped to a run directory; newer runs win `latest`."""
+    return {served: directory for served, directory, _ in _sandboxes(core)}
+
+
+def sandbox_user(core: AgentCore, path: str) -> str | None:
+    """access_sandboxes's object for `path`: the user of the sandbox `/files/*` would serve it from (the
+    longest served prefix, as `SandboxFiles.resolve` picks it); None outside every sandbox."""
+    owners = {served: user for served, _, user in _sandboxes(core)}
+    text = str(PurePosixPath("/" + path.strip("/")))
+    for served in sorted(owners, key=len, reverse=True):
+        if text == served or text.startswith(served.rstrip("/") + "/"):
+            return owners[served]
+    return None
+
+
+class _FilesAccess:
+    """`/files/*` under `--acls`: access_sandboxes for browse, read and download, get_endpoints for debug.
+    Starlette middleware, as the routes come from `SandboxFiles`."""
+
+    def __init__(self, app: ASGIApp, service: AgentService, authorizer: Authorizer) -> None:
+        self.app = app
+        self.service = service
+        self.authorizer = authorizer
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/files/"):
+            principal = principal_of(scope)
+            endpoint = endpoint_path(scope["path"])
+            if endpoint is not None:
+                problem = self.authorizer.refusal(Action.GET_ENDPOINTS, principal, endpoint)
+            else:
+                path = Request(scope).query_params.get("path")
+                owner = sandbox_user(self.service.core, path) if path is not None else None
+                problem = self.authorizer.refusal(Action.ACCESS_SANDBOXES, principal, owner)
+            if problem is not None:
+                await PlainTextResponse(problem, status_code=403)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 class ExecutorApi:
@@ -100,6 +154,12 @@ class ExecutorApi:
             return PlainTextResponse(f"Failed to validate executor::Call: {e}", status_code=400)
         if isinstance(call, ex.Heartbeat):
             return Response(status_code=202)
+        if principal_of(request.scope) is not None:  # authenticated: it must be this executor's token
+            fid, eid = call.framework_id, call.executor_id
+            _, executor = self.service.core.ledger.lookup(fid, eid)
+            container = executor.container_id if executor is not None else None
+            if wrong := claims_problem(claims_of(request.scope), fid, eid, container):
+                return PlainTextResponse(wrong, status_code=403)
         problem = self.service.core.executor_call_problem(call)
         if problem is not None:
             status, message = problem
@@ -136,9 +196,19 @@ def build_app(
     """`statistics` answers `/monitor/statistics` (an empty list without it)."""
     api = ExecutorApi(service)
     files = SandboxFiles(lambda: sandbox_roots(service.core))
+    authorizer = Authorizer(service.core.config.acls)
+
+    def forbidden(request: Request) -> Response | None:
+        """403 unless get_endpoints allows the request's principal this endpoint."""
+        endpoint = endpoint_path(request.url.path)
+        problem = authorizer.refusal(Action.GET_ENDPOINTS, principal_of(request.scope), endpoint)
+        return None if problem is None else PlainTextResponse(problem, status_code=403)
 
     async def state(request: Request) -> Response:
-        return _json(state_document(service.core))
+        principal = principal_of(request.scope)
+        return _json(
+            state_document(service.core, lambda action, obj: authorizer.allowed(action, principal, obj))
+        )
 
     async def health(request: Request) -> Response:
         return Response(status_code=200)
@@ -147,9 +217,13 @@ def build_app(
         return _json(version_document())
 
     async def monitor(request: Request) -> Response:
+        if denied := forbidden(request):
+            return denied
         return _json(await statistics() if statistics is not None else [])
 
     async def snapshot(request: Request) -> Response:
+        if denied := forbidden(request):
+            return denied
         values = metrics(service.core, service.now())
         return _json({name: value for name, value in values.items()})
 
@@ -167,4 +241,7 @@ def build_app(
             Route(f"{prefix}/monitor/statistics", monitor, methods=["GET"]),
             Route(f"{prefix}/monitor/statistics.json", monitor, methods=["GET"]),
         ]
-    return Starlette(routes=routes)
+    guards = (
+        [Middleware(_FilesAccess, service=service, authorizer=authorizer)] if authorizer.is_enabled else []
+    )
+    return Starlette(routes=routes, middleware=guards)

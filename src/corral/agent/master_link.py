@@ -1,6 +1,6 @@
 """The agent's side of Corral's master<->agent protocol over HTTP (`corral.protocol.agent`).
 
-`stream` POSTs REGISTER to `http://<leader>/api/v1/agent` and yields the master's messages from the
+`stream` POSTs REGISTER to `http(s)://<leader>/api/v1/agent` and yields the master's messages from the
 RecordIO response; `send` POSTs one message with the `Corral-Agent-Id` header and expects 202. Every
 failure (connection, status, malformed record) is a LinkError: the runtime reconnects and re-registers.
 The stream has no read timeout here: the runtime watches for the master's Pings itself. The leader comes
@@ -20,6 +20,7 @@ from corral.core.errors import DecodeError
 from corral.core.ids import AgentId
 from corral.net.agent_link import LinkError
 from corral.net.leader import CATCH_UP_RETRY, LeaderChanged, LeaderTracker, until_changed
+from corral.net.tls import PLAIN, TlsConfig
 from corral.protocol import recordio
 from corral.protocol.agent import (
     AGENT_ID_HEADER,
@@ -30,16 +31,28 @@ from corral.protocol.agent import (
     encode_agent_message,
 )
 from corral.protocol.json import dumps, loads
+from corral.security.credentials import Credential
 
 PATH = "/api/v1/agent"
 HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
 
 
 class HttpMasterLink:
-    def __init__(self, leader: LeaderTracker, *, timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        leader: LeaderTracker,
+        *,
+        timeout: float = 10.0,
+        tls: TlsConfig = PLAIN,
+        credential: Credential | None = None,
+    ) -> None:
+        """`credential` (`--credential`) goes as HTTP Basic on every request."""
         self.leader = leader
         self._timeout = timeout
-        self._client = httpx.AsyncClient(timeout=httpx.Timeout(timeout))
+        self._tls = tls
+        self._credential = credential
+        auth = httpx.BasicAuth(credential.principal, credential.secret) if credential is not None else None
+        self._client = httpx.AsyncClient(timeout=httpx.Timeout(timeout), verify=tls.verify, auth=auth)
         self._registered_with: str | None = None  # the master of the latest registration attempt
         self._catching_up = False  # that master is the elected leader but did not know it yet
 
@@ -56,8 +69,10 @@ class HttpMasterLink:
         timeout = httpx.Timeout(self._client.timeout.connect, read=None)
         try:
             async with self._client.stream(
-                "POST", f"http://{master}{PATH}", content=body, headers=HEADERS, timeout=timeout
+                "POST", self._tls.url(master, PATH), content=body, headers=HEADERS, timeout=timeout
             ) as response:
+                if response.status_code == 401:
+                    raise LinkError(self._unauthenticated(master))
                 if response.status_code != 200:
                     self._catching_up = self.leader.catching_up(master, response.status_code)
                     text = (await response.aread()).decode(errors="replace")[:200]
@@ -73,6 +88,14 @@ class HttpMasterLink:
         except DecodeError as e:
             raise LinkError(f"stream from {master} is malformed: {e}") from e
 
+    def _unauthenticated(self, master: str) -> str:
+        if self._credential is None:
+            return f"the master {master} requires agents to authenticate (401): give this agent --credential"
+        return (
+            f"the master {master} refused the credential of principal '{self._credential.principal}' (401): "
+            "is it in the master's --credentials?"
+        )
+
     async def pause(self, delay: float) -> None:
         if self._catching_up:
             delay = min(delay, CATCH_UP_RETRY)
@@ -86,7 +109,7 @@ class HttpMasterLink:
         headers = {**HEADERS, AGENT_ID_HEADER: agent_id}
         try:
             response = await self._client.post(
-                f"http://{master}{PATH}", content=dumps(encode_agent_message(message)), headers=headers
+                self._tls.url(master, PATH), content=dumps(encode_agent_message(message)), headers=headers
             )
         except httpx.HTTPError as e:
             raise LinkError(f"{type(message).__name__} to {master} failed: {type(e).__name__}: {e}") from e

@@ -1,15 +1,31 @@
 """What the agent tells operators: `GET /state` (`mesos.md` c.6) and `/metrics/snapshot` (c.4), built
-from the core's records with no I/O."""
+from the core's records with no I/O.
+
+With `--acls`, `/state` shows a principal only what it may view, as upstream's agent does: frameworks by
+view_frameworks (their user), executors by view_executors, tasks by view_tasks, the flags by view_flags.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable, Iterable
 
 from corral.agent.core import AgentCore
 from corral.agent.environment import format_duration
 from corral.agent.state import Executor, ExecutorPhase, Framework, Task
+from corral.coord.zk_url import str_masked
 from corral.core.resources import Resources
 from corral.core.task_state import TaskState
 from corral.protocol.json import JsonObject, JsonValue
 from corral.protocol.mesos import MESOS_VERSION, FrameworkInfo, TaskStatus, encode_resources
+from corral.security.acls import Action, executor_user, task_user
+
+# May the caller view this object (a UNIX user; None for the flags)? The ACLs' answer for one principal.
+Sees = Callable[[Action, str | None], bool]
+
+
+def sees_everything(action: Action, obj: str | None) -> bool:
+    return True
+
 
 _LIVE_STATES = (
     TaskState.TASK_STAGING,
@@ -71,8 +87,14 @@ def _task(task: Task, executor: Executor, agent_id: str, role: str) -> JsonObjec
     return out
 
 
-def _executor(executor: Executor, agent_id: str, role: str) -> JsonObject:
+def _executor(executor: Executor, framework: FrameworkInfo, agent_id: str, sees: Sees) -> JsonObject:
     info = executor.info
+    role = framework.roles[0]
+
+    def tasks(items: Iterable[Task]) -> list[JsonValue]:
+        shown = (t for t in items if sees(Action.VIEW_TASKS, task_user(framework, t.info)))
+        return [_task(t, executor, agent_id, role) for t in shown]
+
     source = info.raw.get("source")
     out: JsonObject = {
         "id": executor.id,
@@ -83,20 +105,22 @@ def _executor(executor: Executor, agent_id: str, role: str) -> JsonObject:
         "resources": _model(_executor_resources(executor)),
         "role": role,
         "type": info.type,
-        "tasks": [_task(t, executor, agent_id, role) for t in executor.tasks.values()],
-        "queued_tasks": [_task(t, executor, agent_id, role) for t in executor.queued.values()],
-        "completed_tasks": [_task(t, executor, agent_id, role) for t in executor.completed],
+        "tasks": tasks(executor.tasks.values()),
+        "queued_tasks": tasks(executor.queued.values()),
+        "completed_tasks": tasks(executor.completed),
     }
     if isinstance(labels := info.raw.get("labels"), dict) and isinstance(labels.get("labels"), list):
         out["labels"] = labels["labels"]
     return out
 
 
-def _framework(framework: Framework, agent_id: str) -> JsonObject:
+def _framework(framework: Framework, agent_id: str, sees: Sees) -> JsonObject:
     info = framework.info
-    role = info.roles[0]
-    executors: list[JsonValue] = [_executor(e, agent_id, role) for e in framework.executors.values()]
-    completed: list[JsonValue] = [_executor(e, agent_id, role) for e in framework.completed_executors]
+
+    def executors(items: Iterable[Executor]) -> list[JsonValue]:
+        shown = (e for e in items if sees(Action.VIEW_EXECUTORS, executor_user(info, e.info)))
+        return [_executor(e, info, agent_id, sees) for e in shown]
+
     out: JsonObject = {
         "id": framework.id,
         "name": info.name,
@@ -106,8 +130,8 @@ def _framework(framework: Framework, agent_id: str) -> JsonObject:
         "hostname": info.hostname or "",
         "capabilities": [c for c in sorted(info.capabilities)],
         **_role(info),
-        "executors": executors,
-        "completed_executors": completed,
+        "executors": executors(framework.executors.values()),
+        "completed_executors": executors(framework.completed_executors),
     }
     if info.principal is not None:
         out["principal"] = info.principal
@@ -131,14 +155,18 @@ def used_resources(core: AgentCore) -> Resources:
     return total
 
 
-def state_document(core: AgentCore) -> JsonObject:
+def state_document(core: AgentCore, sees: Sees = sees_everything) -> JsonObject:
+    """`GET /state`, of what `sees` allows (everything by default)."""
     state, config = core.state, core.config
     agent_id = state.agent_id or ""
     endpoint = f"{config.ip}:{config.port}"
     used = used_resources(core)
-    frameworks: list[JsonValue] = [_framework(f, agent_id) for f in state.frameworks.values()]
-    completed: list[JsonValue] = [_framework(f, agent_id) for f in state.completed_frameworks]
-    return {
+
+    def frameworks(items: Iterable[Framework]) -> list[JsonValue]:
+        shown = (f for f in items if sees(Action.VIEW_FRAMEWORKS, f.info.user))
+        return [_framework(f, agent_id, sees) for f in shown]
+
+    document: JsonObject = {
         **version_document(),
         "start_time": state.start_time,
         "id": agent_id,
@@ -161,7 +189,7 @@ def state_document(core: AgentCore) -> JsonObject:
             "ip": config.ip,
             "port": str(config.port),
             "hostname": config.advertised_hostname,
-            "master": config.master,
+            "master": str_masked(config.master),  # a zk:// URL may carry a password
             "executor_registration_timeout": f"{config.executor_registration_timeout:g}secs",
             "executor_reregistration_timeout": f"{config.executor_reregistration_timeout:g}secs",
             "executor_shutdown_grace_period": f"{config.executor_shutdown_grace_period:g}secs",
@@ -169,10 +197,14 @@ def state_document(core: AgentCore) -> JsonObject:
             "gc_delay": format_duration(config.gc_delay),
             "gc_disk_headroom": f"{config.gc_disk_headroom:g}",
             "registration_backoff_factor": f"{config.registration_backoff_factor:g}secs",
+            **config.auth_flags,
         },
-        "frameworks": frameworks,
-        "completed_frameworks": completed,
+        "frameworks": frameworks(state.frameworks.values()),
+        "completed_frameworks": frameworks(state.completed_frameworks),
     }
+    if not sees(Action.VIEW_FLAGS, None):
+        del document["flags"]  # left out, as the master does, rather than refusing the whole state
+    return document
 
 
 def metrics(core: AgentCore, now: float) -> dict[str, float]:

@@ -5,9 +5,11 @@ Every message (from the master, an executor's HTTP call, a process exit, the tim
 (ProcessStarted after a spawn, say) are queued and handled right after, never re-entrantly.
 
 `run` first recovers (`recovery.py`): it connects to the task supervisor, reads the checkpoints (or, with
-`--recover=cleanup`, discards them), and hands both to the core, which adopts or kills what the last run left;
-once the custom executors found running have subscribed again (or run out of time), it registers.
+`--recover=cleanup`, discards them), and hands both to the core, which adopts or kills what the last run left
+(each container adopted is the isolator's again: `AdoptContainer`); once the custom executors found running
+have subscribed again (or run out of time), it registers.
 An exit is collected (forgotten by the supervisor) only once the updates it caused are checkpointed.
+Every `usage_interval` the running tasks' usage goes to the master (`UsageReport`).
 
 `run` registers with the master and re-registers (with everything the agent runs) whenever the link breaks,
 with randomized exponential backoff (`registration_backoff_factor`, doubling, capped at a minute, as
@@ -43,11 +45,13 @@ from corral.agent.checkpoint import (
 from corral.agent.config import AgentConfig, RecoverMode
 from corral.agent.core import AgentCore
 from corral.agent.effects import (
+    AdoptContainer,
     CancelProbe,
     Checkpoint,
     Checkpointed,
     CheckpointedFramework,
     CollectGarbage,
+    DestroyContainer,
     DisconnectExecutor,
     DiskUsage,
     Effect,
@@ -67,18 +71,21 @@ from corral.agent.effects import (
     SupervisorReport,
     Tick,
     Transition,
+    UpdateContainer,
     WakeAt,
 )
 from corral.agent.executor.processes import signal_group
 from corral.agent.executor.supervisor_link import Callbacks, Inherited, SupervisorLink, SupervisorLost
+from corral.agent.executor_tokens import TOKEN_ENV, executor_token
 from corral.agent.fetcher import FetchError, fetch
 from corral.agent.health_probes import HealthProbes
 from corral.agent.http_api import EventQueue, build_app
 from corral.agent.isolation.isolator import Isolator
 from corral.agent.isolation.isolators import GPU_NVIDIA
-from corral.agent.isolation.statistics import monitor_statistics
+from corral.agent.isolation.statistics import monitor_statistics, usage_report
 from corral.agent.resources import detect, probe
 from corral.agent.sandbox import delete, disk_usage, find_runs, prepare
+from corral.coord.zk_url import str_masked
 from corral.core.clock import Clock
 from corral.core.ids import AgentId, ContainerId, ExecutorId, FrameworkId, TaskId
 from corral.net.agent_link import LinkError, MasterLink
@@ -86,6 +93,7 @@ from corral.protocol import executor as ex
 from corral.protocol import recordio
 from corral.protocol.agent import AgentToMaster, Registered
 from corral.protocol.json import JsonValue, dumps
+from corral.security.tokens import TokenSigner
 
 log = logging.getLogger(__name__)
 
@@ -106,14 +114,25 @@ class _SystemClock:
 
 
 class AgentRuntime:
-    def __init__(self, config: AgentConfig, link: MasterLink, *, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        config: AgentConfig,
+        link: MasterLink,
+        *,
+        clock: Clock | None = None,
+        executor_tokens: TokenSigner | None = None,
+    ) -> None:
+        """`executor_tokens` signs the token each custom executor gets (`executor_tokens.py`)."""
         # Sandboxes and MESOS_DIRECTORY must be absolute: processes run with the sandbox as cwd.
         self.config = replace(config, work_dir=config.work_dir.resolve())
         self._link = link
+        self._executor_tokens = executor_tokens
         self._clock: Clock = clock or _SystemClock()
         self._rng = random.Random()
         self._checkpoints = CheckpointWriter(Checkpointer(self.config.work_dir))
         self.isolator = Isolator.for_config(self.config)
+        # `--switch_user`: only root can run tasks as their users; any other agent runs them as itself.
+        self._switch_user = self.config.switch_user and os.geteuid() == 0
         machine = probe(self.config.work_dir, gpus=GPU_NVIDIA in self.config.isolation)
         self._core = AgentCore(
             self.config,
@@ -173,6 +192,7 @@ class AgentRuntime:
                 group.create_task(self._collect_exits())
                 group.create_task(self._watch_disk())
                 group.create_task(self.isolator.watch_disks(self._kill_container))
+                group.create_task(self._report_usage())
                 self._recover(checkpointed, inherited)
                 await self._recovered.wait()
                 await self._stay_registered()
@@ -222,11 +242,7 @@ class AgentRuntime:
             running={ContainerId(c): pid for c, pid in inherited.running},
             exited={ContainerId(c): status for c, _, status in inherited.exited},
         )
-        self.deliver(Recover(checkpointed=checkpointed, report=report))
-        state = self._core.state
-        for container_id, pid in inherited.running:  # exits of the containers killed as unknown are ignored
-            if container_id in state.containers or container_id in state.task_containers:
-                self._containers[pid] = ContainerId(container_id)
+        self.deliver(Recover(checkpointed=checkpointed, report=report))  # AdoptContainer for those it keeps
         for _, pid, _ in inherited.exited:
             self._collect(pid)
 
@@ -267,6 +283,14 @@ class AgentRuntime:
                     queue.put_nowait(None)
             case Launch():
                 self._launch(effect)
+            case UpdateContainer():
+                if (change := self.isolator.update(effect.container_id, effect.resources)) is not None:
+                    self._supervisor.cgroups(change[0], effect.container_id, change[1].to_json())
+            case DestroyContainer():
+                if (cgroups := self.isolator.destroy(effect.container_id)) is not None:
+                    self._supervisor.cgroups("destroy", effect.container_id, cgroups.to_json())
+            case AdoptContainer():
+                self._adopt(effect)
             case Signal():
                 log.info(
                     "container %s: signal %d to process group %d",
@@ -314,7 +338,9 @@ class AgentRuntime:
     def _launch(self, effect: Launch) -> None:
         if self._group is None:
             self.deliver(LaunchFailed(container_id=effect.container_id, message="The agent is shutting down"))
-        elif effect.uris:
+            return
+        self.isolator.launching(effect.container_id, effect.resources, effect.sandbox, parent=effect.parent)
+        if effect.uris:
             self._group.create_task(self._fetch_and_spawn(effect))
         else:
             self._spawn(effect)
@@ -324,6 +350,7 @@ class AgentRuntime:
         try:
             await asyncio.to_thread(_prepare_and_fetch, effect)
         except (FetchError, OSError) as e:
+            self.isolator.exited(effect.container_id)
             self.deliver(LaunchFailed(container_id=effect.container_id, message=str(e)))
             return
         self._spawn(effect)
@@ -331,9 +358,28 @@ class AgentRuntime:
     def _spawn(self, effect: Launch) -> None:
         """The supervisor makes the sandbox, isolates and starts the process; `_started` or `_failed`
         follows."""
-        spec = self.isolator.launching(effect.container_id, effect.resources, effect.sandbox)
+        spec = self.isolator.spawning(effect.container_id)
+        user = effect.user if self._switch_user else None
+        environment = dict(effect.environment)
+        if self._executor_tokens is not None:
+            executor = self._core.state.containers.get(effect.container_id)
+            if token := executor_token(self._executor_tokens, executor, self.now()):
+                environment[TOKEN_ENV] = token
         self._supervisor.spawn(
-            effect.container_id, effect.argv, dict(effect.environment), effect.sandbox, spec.to_json()
+            effect.container_id,
+            effect.argv,
+            environment,
+            effect.sandbox,
+            spec.to_json(),
+            user=user,
+        )
+
+    def _adopt(self, effect: AdoptContainer) -> None:
+        """A container the last run started: its exit is the core's to handle again, its cgroups ours."""
+        if effect.pid is not None:
+            self._containers[effect.pid] = effect.container_id
+        self.isolator.adopted(
+            effect.container_id, effect.resources, effect.sandbox, pid=effect.pid, parent=effect.parent
         )
 
     def _started(self, container_id: str, pid: int) -> None:
@@ -364,6 +410,20 @@ class AgentRuntime:
         """`/monitor/statistics`: each live executor's usage and limits."""
         usage = await self.isolator.usage()
         return monitor_statistics(self._core.state, usage, self.isolator.limits(), self.now())
+
+    async def _report_usage(self) -> None:
+        """Every `usage_interval`, the running tasks' usage to the master, while it listens. An empty report
+        goes once after a non-empty one: reports are complete, so it clears what the master shows."""
+        reported = False
+        while True:
+            await asyncio.sleep(self.config.usage_interval)
+            if not self._core.state.connected or not (reported or self.isolator.has_processes()):
+                continue
+            usage = await self.isolator.usage(brief=True)
+            report = usage_report(self._core.state, usage, self.isolator.limits(), self.now())
+            if report.tasks or reported:
+                self._outbox.put_nowait(report)
+            reported = bool(report.tasks)
 
     # ------------------------------------------------------------ health checks
 
@@ -412,7 +472,8 @@ class AgentRuntime:
             failures = 0 if registered else min(failures + 1, 16)
             ceiling = min(REGISTRATION_BACKOFF_MAX, self.config.registration_backoff_factor * 2**failures)
             delay = self._rng.uniform(0, ceiling)
-            log.info("master %s: %s; registering again in %.1f s", self.config.master, reason, delay)
+            master = str_masked(self.config.master)
+            log.info("master %s: %s; registering again in %.1f s", master, reason, delay)
             await self._link.pause(delay)
 
     async def _session(self) -> tuple[str, bool]:

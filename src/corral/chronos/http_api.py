@@ -261,11 +261,11 @@ def _dot_escape(name: str) -> str:
     return name.replace("\\", "\\\\").replace('"', '\\"')
 
 
-def sandbox_url(master: str, framework_id: str | None, run: Run) -> str | None:
+def sandbox_url(master: str, framework_id: str | None, run: Run, scheme: str = "http") -> str | None:
     """A link to the run's sandbox through the master's `/files/browse`."""
     if framework_id is None or run.agent_id is None:
         return None
-    return f"http://{master}/files/browse?path={quote(sandbox_path(framework_id, run), safe='')}"
+    return f"{scheme}://{master}/files/browse?path={quote(sandbox_path(framework_id, run), safe='')}"
 
 
 def _routes(api: ChronosApi, prefix: str, rule: NameRule) -> list[BaseRoute]:

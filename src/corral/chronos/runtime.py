@@ -44,8 +44,10 @@ from corral.coord.ports import CoordError, Store
 from corral.core.ids import FrameworkId, OfferId
 from corral.frameworks.driver import Disconnected, DriverError, SchedulerDriver
 from corral.frameworks.plan import FrameworkPlan, StatusAck
+from corral.net.tls import PLAIN, TlsConfig
 from corral.protocol.mesos import FrameworkInfo, Offer
 from corral.protocol.scheduler import Call, Error, Offers, Reconcile, Rescind, Subscribed, Update
+from corral.security.credentials import Credential
 
 log = logging.getLogger(__name__)
 FAILOVER_TIMEOUT = 7 * 24 * 3600.0  # Chronos's --failover_timeout: one week
@@ -61,6 +63,8 @@ class ChronosConfig:
     framework_name: str = "chronos"
     work_dir: Path = Path(".corral/chronos")
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
+    principal: str | None = None  # `--mesos_authentication_principal`
+    tls: TlsConfig = PLAIN  # served, and spoken to the master
 
     @property
     def advertised(self) -> str:
@@ -75,8 +79,9 @@ def _user() -> str:
 
 
 class ChronosRuntime:
-    def __init__(self, config: ChronosConfig, store: Store) -> None:
+    def __init__(self, config: ChronosConfig, store: Store, *, credential: Credential | None = None) -> None:
         self.config = config
+        self._credential = credential  # what the driver presents to the master
         self.store = ChronosStore(store)
         self.feed = JobFeed()  # the web UI's live view of the jobs
         self.app: Starlette = make_app(self, ui_routes(self, self.feed))
@@ -106,7 +111,7 @@ class ChronosRuntime:
 
     def sandbox_url(self, run: Run) -> str | None:
         master = self._driver.master if self._driver is not None else self.config.master
-        return sandbox_url(master, self._framework_id, run)
+        return sandbox_url(master, self._framework_id, run, self.config.tls.scheme)
 
     async def save_job(self, job: Job) -> None:
         async with self._lock:
@@ -152,9 +157,12 @@ class ChronosRuntime:
             failover_timeout=FAILOVER_TIMEOUT,
             checkpoint=True,
             hostname=self.config.hostname or self.config.http_address,
-            webui_url=f"http://{self.config.advertised}",
+            principal=self.config.principal,
+            webui_url=self.config.tls.url(self.config.advertised),
         )
-        self._driver = SchedulerDriver(self.config.master, info)
+        self._driver = SchedulerDriver(
+            self.config.master, info, credential=self._credential, tls=self.config.tls
+        )
         try:
             async with asyncio.TaskGroup() as group:
                 group.create_task(self._events(self._driver), name="chronos-events")

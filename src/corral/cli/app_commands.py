@@ -18,6 +18,7 @@ import httpx
 from rich.table import Table
 from rich.text import Text
 
+from corral.cli.client_auth import client_login
 from corral.cli.client_commands import address_option, output_option
 from corral.cli.render import make_console, print_json
 from corral.core.errors import DecodeError
@@ -78,7 +79,15 @@ def wait_options(fn: F) -> F:
 def _connect(marathon: str) -> Client:
     try:
         address = base_url(marathon, default_port=8080)
-        return Client(address, name="marathon", transport=TRANSPORT, explain_error=marathon_error)
+        login = client_login("marathon", marathon, address)
+        return Client(
+            address,
+            name="marathon",
+            transport=TRANSPORT,
+            explain_error=marathon_error,
+            auth=login.auth,
+            unauthorized_hint=login.unauthorized_hint,
+        )
     except ClientError as e:
         raise click.BadParameter(str(e), param_hint="'--marathon'") from None
 

@@ -19,6 +19,14 @@ from corral.chronos.runtime import ChronosConfig, ChronosRuntime
 from corral.chronos.scheduler import SchedulerConfig
 from corral.cli.dev_plan import DevPlan
 from corral.cli.flags import CHRONOS_CONFIG, MASTER, daemon_command, flag, log_level_flag, setup_logging
+from corral.cli.framework_auth_flags import (
+    authenticated,
+    http_auth_config,
+    http_auth_flags,
+    mesos_auth_flags,
+    mesos_credential,
+    secured,
+)
 from corral.cli.runner import (
     Service,
     bind_daemon,
@@ -28,9 +36,13 @@ from corral.cli.runner import (
     serve_all,
     start_daemon,
 )
+from corral.cli.tls_flags import max_request_bytes_flag, tls_flags
 from corral.coord.local import SqliteStore
 from corral.coord.zk_url import InvalidUrl, parse_zk_url, str_masked
 from corral.coord.zookeeper import ZooKeeper
+from corral.net.serve import DEFAULT_MAX_BODY, Limits
+from corral.net.tls import TlsConfig
+from corral.security.credentials import Credential, Credentials
 
 STATE_FILE = "chronos.db"
 DEFAULT_FAILURE_RETRY_MS = 60_000
@@ -40,11 +52,17 @@ def _chronos_flag(name: str, **kwargs: Any) -> Callable[[Any], Any]:
     return flag(name, env_prefix="CHRONOS", **kwargs)
 
 
-def chronos_service(config: ChronosConfig, sock: socket.socket) -> Service:
-    """The Chronos runtime on `sock`, its SQLite store closed when it stops."""
+def chronos_service(
+    config: ChronosConfig,
+    sock: socket.socket,
+    *,
+    credential: Credential | None = None,
+    limits: Limits | None = None,
+) -> Service:
+    """The Chronos runtime on `sock` (HTTPS with `config.tls`), its SQLite store closed when it stops."""
     make_dirs(config.work_dir)
     store = SqliteStore(config.work_dir / STATE_FILE)
-    runtime = ChronosRuntime(config, store)
+    runtime = ChronosRuntime(config, store, credential=credential)
 
     async def run() -> None:
         try:
@@ -52,7 +70,7 @@ def chronos_service(config: ChronosConfig, sock: socket.socket) -> Service:
         finally:
             await store.close()
 
-    return Service("chronos", runtime.app, sock, run)
+    return Service("chronos", runtime.app, sock, run, limits=limits, tls=config.tls)
 
 
 def dev_chronos_service(
@@ -67,8 +85,9 @@ def dev_chronos_service(
         hostname=ip,
         work_dir=work_dir / "chronos",
         scheduler=SchedulerConfig(retry_delay=failure_retry_ms / 1000.0),
+        tls=plan.tls,
     )
-    return chronos_service(config, sock)
+    return chronos_service(config, sock, credential=plan.credential)
 
 
 def _zk_hosts(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -114,6 +133,10 @@ def _zk_hosts(ctx: click.Context, param: click.Parameter, value: str | None) -> 
 @_chronos_flag(
     "zk_timeout", type=click.IntRange(1), default=10000, help="ZooKeeper session timeout in milliseconds."
 )
+@http_auth_flags("CHRONOS")
+@mesos_auth_flags("CHRONOS", switch=False)
+@tls_flags(env_prefix="CHRONOS")
+@max_request_bytes_flag(DEFAULT_MAX_BODY, env_prefix="CHRONOS")
 @log_level_flag()
 def chronos(
     *,
@@ -127,10 +150,25 @@ def chronos(
     zk_hosts: str | None,
     zk_path: str,
     zk_timeout: int,
+    http_credentials: Credentials | None,
+    http_realm: str,
+    insecure: bool,
+    mesos_authentication_principal: str | None,
+    mesos_authentication_secret_file: str | None,
+    tls: TlsConfig,
+    max_request_bytes: int,
     log_level: str,
 ) -> int:
     """Run Chronos: scheduled and dependent jobs on the master's offers, with Chronos's REST API."""
     setup_logging(log_level)
+    auth = secured(
+        "Chronos API", http_address, http_auth_config(http_credentials, http_realm), insecure=insecure
+    )
+    credential = mesos_credential(
+        mesos_authentication_principal,
+        mesos_authentication_secret_file,
+        enabled=mesos_authentication_secret_file is not None,
+    )
     sock = bind_daemon("chronos", http_address, http_port, work_dir)
     config = ChronosConfig(
         master=master,
@@ -140,25 +178,37 @@ def chronos(
         framework_name=framework_name,
         work_dir=work_dir.absolute(),
         scheduler=SchedulerConfig(retry_delay=failure_retry / 1000.0),
+        principal=mesos_authentication_principal,
+        tls=tls,
     )
+    limits = Limits(max_body=max_request_bytes)
     try:
         zk = None if zk_hosts is None else parse_zk_url(f"zk://{zk_hosts}{zk_path}")
     except InvalidUrl as e:
         raise click.BadParameter(str(e), param_hint="'--zk_path'") from None
     stored = f"state in {zk}" if zk is not None else f"state in {config.work_dir / STATE_FILE}"
-    where = f"http://{http_address}:{config.http_port}"
+    where = tls.url(f"{http_address}:{config.http_port}")
     click.echo(f"Corral chronos on {where}, master {str_masked(master)}, {stored}")
 
     async def main() -> None:
         if zk is None:
-            await serve_all([chronos_service(config, sock)])
+            served = chronos_service(config, sock, credential=credential, limits=limits)
+            await serve_all([authenticated(served, auth)])
             return
         async with ZooKeeper(zk, session_timeout=zk_timeout / 1000) as session:
-            runtime = ChronosRuntime(config, session.store(zk.path))
+            runtime = ChronosRuntime(config, session.store(zk.path), credential=credential)
             advertised = f"{config.hostname}:{config.http_port}"
             elected = elected_service(
-                "chronos", runtime.app, sock, runtime.run, session=session, url=zk, advertised=advertised
+                "chronos",
+                runtime.app,
+                sock,
+                runtime.run,
+                session=session,
+                url=zk,
+                advertised=advertised,
+                limits=limits,
+                tls=tls,
             )
-            await serve_all([elected])
+            await serve_all([authenticated(elected, auth)])
 
     return start_daemon(main)

@@ -1,7 +1,8 @@
 """Client commands: `corral cluster status`, `corral task list`, `corral task logs`.
 
-Each talks to the master named by `--master` (default: `$CORRAL_MASTER`, else 127.0.0.1:5050). Errors are one
-line on stderr with exit code 1: an unreachable master is an answer, not a crash.
+Each talks to the master named by `--master` (default: `$CORRAL_MASTER`, else 127.0.0.1:5050), as the
+principal `client_auth` finds (`corral login`'s token, or `$CORRAL_PRINCIPAL`). Errors are one line on stderr
+with exit code 1: an unreachable master is an answer, not a crash, and a 401 says how to log in.
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ from typing import Any, TypeVar
 
 import click
 
+from corral.cli.client_auth import ClientLogin, client_login
 from corral.cli.logs import LogReader
 from corral.cli.render import OUTPUTS, cluster_tables, make_console, print_json, task_table
 from corral.cli.views import ClusterView, cluster_json, read_master_state, task_json
 from corral.core.errors import DecodeError
-from corral.net.client import Client, ClientError
+from corral.net.client import Client, ClientError, base_url
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_MASTER = "127.0.0.1:5050"
@@ -48,15 +50,19 @@ def output_option(fn: F) -> F:
     )(fn)
 
 
-def _connect(master: str) -> Client:
+def _login(master: str) -> ClientLogin:
     try:
-        return Client(master, name="master")
+        return client_login("master", master, base_url(master))
     except ClientError as e:
         raise click.BadParameter(str(e), param_hint="'--master'") from None
 
 
+def _connect(address: str, login: ClientLogin, name: str = "master") -> Client:
+    return Client(address, name=name, auth=login.auth, unauthorized_hint=login.unauthorized_hint)
+
+
 def _cluster(master: str) -> ClusterView:
-    with _connect(master) as client:
+    with _connect(master, _login(master)) as client:
         try:
             state = client.get_json("/master/state")
         except ClientError as e:
@@ -112,8 +118,15 @@ def task_list(master: str, output: str, show_all: bool) -> None:
 @click.option("-f", "--follow", is_flag=True, help="Keep printing until the task ends.")
 def task_logs(master: str, task_id: str, use_stderr: bool, follow: bool) -> None:
     """Print the stdout (or stderr) of TASK from its sandbox."""
-    with _connect(master) as client:
-        reader = LogReader(client, task_id, filename="stderr" if use_stderr else "stdout")
+    login = _login(master)
+    with _connect(master, login) as client:
+        # The agents of a cluster accept its principals: the master's login serves for them too.
+        reader = LogReader(
+            client,
+            task_id,
+            filename="stderr" if use_stderr else "stdout",
+            connect=lambda address: _connect(address, login, "agent"),
+        )
         try:
             reader.run(sys.stdout, follow=follow)
         except ClientError as e:

@@ -13,6 +13,7 @@ import click
 
 from corral.agent.config import AgentConfig, RecoverMode
 from corral.cli.chronos_commands import dev_chronos_service
+from corral.cli.dev_auth import DevSecurity, dev_auth_flags
 from corral.cli.dev_plan import DevOptions, DevPlan, PlanError, plan_dev
 from corral.cli.dns_commands import bind_dns_listener, dev_dns, serve_all_with_dns
 from corral.cli.flags import (
@@ -38,6 +39,7 @@ from corral.cli.flags import (
 from corral.cli.isolation_flags import IsolationFlags, isolation_flags
 from corral.cli.lb_commands import DEFAULT_STATS_PORT, dev_lb, with_lb
 from corral.cli.marathon_commands import dev_marathon_service
+from corral.cli.mesos_auth_flags import MesosAuth, agent_auth_flags, master_auth_flags
 from corral.cli.runner import (
     Listener,
     Service,
@@ -49,12 +51,23 @@ from corral.cli.runner import (
     serve_all,
     start_daemon,
 )
+from corral.cli.tls_flags import max_request_bytes_flag, tls_flags
 from corral.coord.zk_url import ZkUrl, str_masked
 from corral.core.attributes import Attribute
+from corral.core.errors import DecodeError
 from corral.core.reservations import ReservedResources
 from corral.core.resources import Resources
 from corral.lb.haproxy import find_binary
 from corral.master.config import MasterConfig
+from corral.net.serve import Limits, MiB
+from corral.net.tls import TlsConfig
+from corral.security.acls import Acls, parse_acls
+
+# Request body limits. The master's: an agent re-registering lists every task it runs (10,000 tasks of ~4 KiB
+# make 40 MiB), and one ACCEPT may launch thousands of tasks. The agent's: an executor's SUBSCRIBE re-sends
+# its unacknowledged updates and tasks, and an UPDATE carries the framework's `data`.
+MASTER_MAX_REQUEST_BYTES = 64 * MiB
+AGENT_MAX_REQUEST_BYTES = 16 * MiB
 
 
 def _ip(ctx: click.Context, param: click.Parameter, value: str) -> str:
@@ -62,6 +75,32 @@ def _ip(ctx: click.Context, param: click.Parameter, value: str) -> str:
         return str(ipaddress.ip_address(value))
     except ValueError:
         raise click.BadParameter(f"{value!r} is not an IP address", ctx=ctx, param=param) from None
+
+
+def _acls(ctx: click.Context, param: click.Parameter, value: str | None) -> Acls | None:
+    """`--acls`: JSON, or (as upstream) a path to a JSON file, `/path` or `file:///path`."""
+    if value is None:
+        return None
+    text = value
+    if not value.lstrip().startswith("{"):
+        path = Path(value.removeprefix("file://"))
+        try:
+            text = path.read_text()
+        except OSError as e:
+            raise click.BadParameter(f"cannot read {path}: {e.strerror}", ctx=ctx, param=param) from None
+    try:
+        return parse_acls(text)
+    except DecodeError as e:
+        raise click.BadParameter(str(e), ctx=ctx, param=param) from None
+
+
+def _acls_flag(what: str) -> Callable[[Any], Any]:
+    return flag(
+        "acls",
+        callback=_acls,
+        help=f"ACLs (JSON, or a file:///path to it) deciding {what}; once given, what no rule allows is "
+        "denied ('permissive' defaults to false, unlike upstream).",
+    )
 
 
 def _work_dir(default: str, help: str) -> Callable[[Any], Any]:
@@ -97,24 +136,25 @@ def _allocator_flags(command: Callable[..., Any]) -> Callable[..., Any]:
 # ------------------------------------------------------------------ corral dev
 
 
-def banner(plan: DevPlan, work_dir: Path, isolation: str | None = None) -> str:
+def banner(plan: DevPlan, work_dir: Path, isolation: str | None = None, auth: tuple[str, ...] = ()) -> str:
     agents = len(plan.agents)
     lines = [
         f"Corral dev cluster: 1 master, {agents} agent{'s' if agents > 1 else ''}; work dir {work_dir}",
-        f"  master      http://{plan.master.ip}:{plan.master.port}   "
+        f"  master      {plan.tls.url(f'{plan.master.ip}:{plan.master.port}')}   "
         f"(frameworks: --master {plan.master.ip}:{plan.master.port})",
     ]
     for i, agent in enumerate(plan.agents):
         extra = f"   resources {agent.resources}" if agent.resources else ""
-        lines.append(f"  agent-{i:<5} http://{agent.ip}:{agent.port}{extra}")
+        lines.append(f"  agent-{i:<5} {plan.tls.url(f'{agent.ip}:{agent.port}')}{extra}")
     if isolation is not None:
         lines.append(f"  isolation   {isolation}")
-    lines.append(f"  marathon    http://{plan.master.ip}:{plan.marathon_port}")
-    lines.append(f"  chronos     http://{plan.master.ip}:{plan.chronos_port}")
+    lines.append(f"  marathon    {plan.tls.url(f'{plan.master.ip}:{plan.marathon_port}')}")
+    lines.append(f"  chronos     {plan.tls.url(f'{plan.master.ip}:{plan.chronos_port}')}")
     if plan.dns_port is not None:
         lines.append(f"  dns         {plan.master.ip}:{plan.dns_port} (UDP and TCP; web.marathon.mesos)")
     if plan.lb_stats_port is not None:
         lines.append(f"  lb stats    http://{plan.master.ip}:{plan.lb_stats_port}/haproxy?stats")
+    lines += auth
     lines.append("Press Ctrl-C to stop.")
     return "\n".join(lines)
 
@@ -153,11 +193,14 @@ def banner(plan: DevPlan, work_dir: Path, isolation: str | None = None) -> str:
 )
 @_allocator_flags
 @isolation_flags
+@tls_flags()
+@dev_auth_flags
 @log_level_flag()
 def dev(
     *,
     work_dir: Path,
     ip: str,
+    security: DevSecurity,
     master_port: int,
     agent_port: int,
     marathon_port: int,
@@ -176,6 +219,7 @@ def dev(
     weights: dict[str, float] | None,
     min_allocatable_resources: str,
     isolation: IsolationFlags,
+    tls: TlsConfig,
     log_level: str,
 ) -> int:
     """Run a master and N agents in one process (loopback, no ZooKeeper)."""
@@ -192,6 +236,8 @@ def dev(
         resources=resources,
         attributes=attributes or (),
         allocation_interval=allocation_interval,
+        credentials=security.credentials,
+        principal=security.principal,
     )
     try:
         plan = plan_dev(options)
@@ -203,8 +249,15 @@ def dev(
         roles=roles,
         weights=weights or {},
         min_allocatable_resources=min_allocatable_resources,
+        tls=tls,
     )
     plan = replace(plan, master=master_config, agents=tuple(isolation.apply(a) for a in plan.agents))
+    stack = security.stack()
+    plan = replace(
+        plan,
+        master=replace(plan.master, auth_flags=stack.master.shown),
+        agents=tuple(replace(a, auth_flags=stack.agent.shown) for a in plan.agents),
+    )
     from corral.agent.runtime import AgentRuntime
     from corral.master.runtime import MasterRuntime
     from corral.net.agent_link import LocalMasterLink
@@ -231,19 +284,26 @@ def dev(
     plan = replace(plan, dns_port=dns_sockets.port if dns_sockets is not None else None)
     lb = dev_lb(plan, options.work_dir.absolute()) if plan.lb_stats_port is not None else None
     plan = replace(plan, lb_stats_port=lb.config.options.stats_port if lb is not None else None)
-    click.echo(banner(plan, options.work_dir.absolute(), isolation.description))
+    click.echo(banner(plan, options.work_dir.absolute(), isolation.description, security.describe(plan)))
 
     async def main() -> None:
         master = MasterRuntime(plan.master)
         link = LocalMasterLink(master)
-        services = [Service("master", master.app, sockets[0], master.run)]
+        master_limits = Limits(max_body=MASTER_MAX_REQUEST_BYTES)
+        master_app = stack.master_app(master.app)
+        services = [Service("master", master_app, sockets[0], master.run, limits=master_limits, tls=tls)]
+        agent_limits = Limits(max_body=AGENT_MAX_REQUEST_BYTES)
         for i, (config, sock) in enumerate(zip(plan.agents, sockets[1:], strict=True)):
-            agent = AgentRuntime(config, link)
-            services.append(Service(f"agent-{i}", agent.app, sock, agent.run))
-        services.append(dev_marathon_service(plan, options.work_dir.absolute(), marathon_sock))
+            agent = AgentRuntime(config, link, executor_tokens=stack.agent.signer)
+            app = stack.agent_app(agent.app)
+            services.append(Service(f"agent-{i}", app, sock, agent.run, limits=agent_limits, tls=tls))
+        marathon = dev_marathon_service(plan, options.work_dir.absolute(), marathon_sock)
+        services.append(stack.framework_service(marathon))
         services.append(
-            dev_chronos_service(
-                plan, options.work_dir.absolute(), chronos_sock, failure_retry_ms=chronos_failure_retry
+            stack.framework_service(
+                dev_chronos_service(
+                    plan, options.work_dir.absolute(), chronos_sock, failure_retry_ms=chronos_failure_retry
+                )
             )
         )
         dns = dev_dns(plan, dns_sockets) if dns_sockets is not None else None
@@ -275,6 +335,10 @@ def dev(
 @flag("quorum", type=click.IntRange(1), help="A strict majority of the masters (required with --zk).")
 @flag("zk_session_timeout", callback=DURATION, default="10secs", help="ZooKeeper session timeout.")
 @_allocator_flags
+@_acls_flag("who may register, run tasks as whom, tear down, view, read sandboxes")
+@master_auth_flags
+@tls_flags(libprocess=True)
+@max_request_bytes_flag(MASTER_MAX_REQUEST_BYTES)
 @log_level_flag()
 def master(
     *,
@@ -291,6 +355,10 @@ def master(
     roles: frozenset[str] | None,
     weights: dict[str, float] | None,
     min_allocatable_resources: str,
+    acls: Acls | None,
+    auth: MesosAuth,
+    tls: TlsConfig,
+    max_request_bytes: int,
     log_level: str,
 ) -> int:
     """Run a master: the v1 scheduler API, /master/state, the agents' registration endpoint."""
@@ -301,6 +369,7 @@ def master(
     if offer_timeout is not None and offer_timeout <= 0:
         raise click.UsageError("--offer_timeout must be positive")
     from corral.master.runtime import MasterRuntime
+    from corral.master.surfaces import classify
 
     setup_logging(log_level)
     sock = bind_daemon("master", ip, port, work_dir)
@@ -317,13 +386,17 @@ def master(
         min_allocatable_resources=min_allocatable_resources,
         zk=None if zk is None else str(zk),
         quorum=quorum,
+        acls=acls,
+        auth_flags=auth.shown,
+        tls=tls,
     )
     timeout = format_duration(offer_timeout) if offer_timeout else "none"
     election = f", election in {zk}" if zk is not None else ""
     click.echo(
-        f"Corral master on http://{ip}:{config.port} (work dir {config.work_dir}, "
+        f"Corral master on {tls.url(f'{ip}:{config.port}')} (work dir {config.work_dir}, "
         f"allocation interval {format_duration(allocation_interval)}, offer timeout {timeout}{election})"
     )
+    click.echo(auth.describe())
 
     async def main() -> None:
         runtime = MasterRuntime(config, leading=zk is None)
@@ -332,7 +405,9 @@ def master(
             from corral.master.election import run_elected
 
             run = functools.partial(run_elected, runtime, zk, session_timeout=zk_session_timeout)
-        await serve_all([Service("master", runtime.app, sock, run)])
+        app = auth.protect(runtime.app, classify)
+        limits = Limits(max_body=max_request_bytes)
+        await serve_all([Service("master", app, sock, run, limits=limits, tls=tls)])
 
     return start_daemon(main)
 
@@ -389,6 +464,17 @@ def master(
     default=0.1,
     help="Delete sooner as the disk fills: max age = gc_delay * max(0, 1 - headroom - disk usage).",
 )
+@flag(
+    "switch_user",
+    type=click.BOOL,
+    default=True,
+    help="When the agent runs as root, run each task as its user (CommandInfo.user, else "
+    "FrameworkInfo.user); otherwise tasks run as the agent's user.",
+)
+@_acls_flag("who may read which sandboxes and GET /metrics/snapshot, /monitor/statistics, /files/debug")
+@agent_auth_flags
+@tls_flags(libprocess=True)
+@max_request_bytes_flag(AGENT_MAX_REQUEST_BYTES)
 @log_level_flag()
 def agent(
     *,
@@ -406,11 +492,18 @@ def agent(
     executor_shutdown_grace_period: float,
     gc_delay: float,
     gc_disk_headroom: float,
+    switch_user: bool,
+    acls: Acls | None,
+    auth: MesosAuth,
+    tls: TlsConfig,
+    max_request_bytes: int,
     log_level: str,
 ) -> int:
     """Run an agent that registers with the leading master and runs its tasks."""
     from corral.agent.master_link import HttpMasterLink
     from corral.agent.runtime import AgentRuntime
+    from corral.agent.surfaces import classify
+    from corral.agent.token_guard import ExecutorTokenGuard
     from corral.net.leader import open_tracker
 
     setup_logging(log_level)
@@ -429,19 +522,26 @@ def agent(
         executor_shutdown_grace_period=executor_shutdown_grace_period,
         gc_delay=gc_delay,
         gc_disk_headroom=gc_disk_headroom,
+        switch_user=switch_user,
+        acls=acls,
+        auth_flags=auth.shown,
     )
     config = isolation.apply(config)
     click.echo(
-        f"Corral agent on http://{ip}:{config.port}, master {str_masked(master)} (work dir {config.work_dir})"
+        f"Corral agent on {tls.url(f'{ip}:{config.port}')}, master {str_masked(master)} "
+        f"(work dir {config.work_dir})"
     )
     click.echo(f"Isolation: {isolation.description}")
+    click.echo(auth.describe())
 
     async def main() -> None:
         async with open_tracker(master, session_timeout=zk_session_timeout) as leader:
-            link = HttpMasterLink(leader)
+            link = HttpMasterLink(leader, tls=tls, credential=auth.credential)
             try:
-                runtime = AgentRuntime(config, link)
-                await serve_all([Service("agent", runtime.app, sock, runtime.run)])
+                runtime = AgentRuntime(config, link, executor_tokens=auth.signer)
+                app = auth.protect(ExecutorTokenGuard(runtime.app, classify), classify)
+                limits = Limits(max_body=max_request_bytes)
+                await serve_all([Service("agent", app, sock, runtime.run, limits=limits, tls=tls)])
             finally:
                 await link.aclose()
 

@@ -2,7 +2,9 @@
 
 Invariants: agent i listens on `agent_port + i` (or an ephemeral port when `agent_port` is 0); every agent
 has its own work dir `<work_dir>/agent-<i>`; with several agents the ports resource is split into disjoint
-slices of (nearly) equal size, so two agents never offer the same port.
+slices of (nearly) equal size, so two agents never offer the same port. With `--credentials`, the stack's
+own clients (Marathon and Chronos as frameworks, the DNS server, the load balancer) present one of its
+principals: `--principal`, else the file's first.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from corral.core.attributes import Attribute
 from corral.core.errors import CorralError
 from corral.core.resources import Range, Resources, range_count
 from corral.master.config import MasterConfig
+from corral.net.tls import TlsConfig
+from corral.security.credentials import Credential, Credentials
 
 DEFAULT_PORTS: tuple[Range, ...] = ((31000, 32000),)
 
@@ -37,6 +41,8 @@ class DevOptions:
     resources: Resources | None = None
     attributes: tuple[Attribute, ...] = ()
     allocation_interval: float = 1.0
+    credentials: Credentials | None = None  # None: the stack is open
+    principal: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -47,6 +53,12 @@ class DevPlan:
     chronos_port: int
     dns_port: int | None = None
     lb_stats_port: int | None = None
+    credential: Credential | None = None  # what the stack's own clients present
+
+    @property
+    def tls(self) -> TlsConfig:
+        """The cluster's TLS: one setting for every daemon (the master's), as upstream's."""
+        return self.master.tls
 
     def with_ports(self, master_port: int, agent_ports: list[int]) -> DevPlan:
         """The plan once sockets are bound (port 0 becomes a real port)."""
@@ -111,12 +123,26 @@ def _check_ports(options: DevOptions) -> None:
         seen[port] = what
 
 
+def _stack_credential(credentials: Credentials | None, principal: str | None) -> Credential | None:
+    """The principal (and its secret) the stack's own clients present: `principal`, else the first."""
+    if credentials is None:
+        if principal is not None:
+            raise PlanError("--principal names one of the --credentials: give them too")
+        return None
+    chosen = principal if principal is not None else next(iter(credentials.secrets))
+    secret = credentials.secrets.get(chosen)
+    if secret is None:
+        raise PlanError(f"--principal {chosen!r} is not one of the --credentials")
+    return Credential(chosen, secret)
+
+
 def plan_dev(options: DevOptions) -> DevPlan:
     if options.agents < 1:
         raise PlanError("--agents must be at least 1")
     if options.allocation_interval <= 0:
         raise PlanError("--allocation_interval must be positive")
     _check_ports(options)
+    credential = _stack_credential(options.credentials, options.principal)
     work_dir = options.work_dir.absolute()
     master = MasterConfig(
         ip=options.ip,
@@ -143,4 +169,5 @@ def plan_dev(options: DevOptions) -> DevPlan:
         chronos_port=options.chronos_port,
         dns_port=options.dns_port,
         lb_stats_port=options.lb_stats_port,
+        credential=credential,
     )

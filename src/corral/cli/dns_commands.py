@@ -3,7 +3,8 @@
 master.
 
 Flags are read from the command line, then from `MESOS_DNS_<FLAG>`. Port 53 needs root (or
-CAP_NET_BIND_SERVICE); `corral dev` uses 8053.
+CAP_NET_BIND_SERVICE); `corral dev` uses 8053. A master that authenticates its read-only endpoints takes
+`--credential`: Mesos-DNS's `mesosCredentials`, in the agent's `--credential` formats.
 """
 
 from __future__ import annotations
@@ -18,9 +19,13 @@ import click
 from corral.cli.dev_plan import DevPlan
 from corral.cli.flags import DURATION, MASTER, flag, log_level_flag, setup_logging
 from corral.cli.runner import Service, StartupError, serve_all, start_daemon
+from corral.cli.tls_flags import tls_flags
+from corral.coord.zk_url import str_masked
 from corral.dns.records import parse_domain
 from corral.dns.runtime import DnsConfig, DnsRuntime
 from corral.dns.server import DnsSockets, bind_dns
+from corral.net.tls import TlsConfig
+from corral.security.credentials import Credential, CredentialsError, parse_credential
 
 
 def _dns_flag(name: str, **kwargs: Any) -> Callable[[Any], Any]:
@@ -44,6 +49,15 @@ def _address(text: str) -> str:
         raise ValueError(f"{text!r} is not an IP address") from None
 
 
+def _credential(ctx: click.Context, param: click.Parameter, value: str | None) -> Credential | None:
+    if value is None:
+        return None
+    try:
+        return parse_credential(value)
+    except CredentialsError as e:
+        raise click.BadParameter(str(e), ctx=ctx, param=param) from None
+
+
 def bind_dns_listener(address: str, port: int) -> DnsSockets:
     """The DNS server's UDP and TCP sockets, or StartupError naming the address and the reason."""
     try:
@@ -56,7 +70,9 @@ def bind_dns_listener(address: str, port: int) -> DnsSockets:
 
 def dev_dns(plan: DevPlan, sockets: DnsSockets) -> DnsRuntime:
     """DNS inside `corral dev`: the dev master as its master, Mesos-DNS's defaults otherwise."""
-    return DnsRuntime(DnsConfig(master=f"{plan.master.ip}:{plan.master.port}"), sockets)
+    master = f"{plan.master.ip}:{plan.master.port}"
+    config = DnsConfig(master=master, tls=plan.tls, credential=plan.credential)
+    return DnsRuntime(config, sockets)
 
 
 async def serve_all_with_dns(services: list[Service], dns: DnsRuntime | None) -> None:
@@ -91,9 +107,25 @@ async def serve_all_with_dns(services: list[Service], dns: DnsRuntime | None) ->
     default="500ms",
     help="Time between reads of /master/state (Mesos-DNS's refreshSeconds).",
 )
+@_dns_flag(
+    "credential",
+    callback=_credential,
+    help="The principal and secret to read the master's state with: a file (path or file://) holding "
+    'JSON {"principal": ..., "secret": ...} or one "principal secret" line, or that JSON itself.',
+)
+@tls_flags(env_prefix="MESOS_DNS", serves=False)
 @log_level_flag()
 def dns_command(
-    *, master: str, domain: str, address: str, port: int, ttl: int, refresh: float, log_level: str
+    *,
+    master: str,
+    domain: str,
+    address: str,
+    port: int,
+    ttl: int,
+    refresh: float,
+    credential: Credential | None,
+    tls: TlsConfig,
+    log_level: str,
 ) -> int:
     """Serve Mesos-DNS names for the cluster's running tasks, its leader and its agents."""
     if refresh <= 0:
@@ -103,9 +135,9 @@ def dns_command(
         sockets = bind_dns_listener(address, port)
     except StartupError as e:
         raise click.ClickException(str(e)) from None
-    config = DnsConfig(master=master, domain=domain, ttl=ttl, refresh=refresh)
+    config = DnsConfig(master=master, domain=domain, ttl=ttl, refresh=refresh, credential=credential, tls=tls)
     click.echo(
-        f"Corral DNS on {address}:{sockets.port} (UDP and TCP) for *.{domain}, master {master}, "
+        f"Corral DNS on {address}:{sockets.port} (UDP and TCP) for *.{domain}, master {str_masked(master)}, "
         f"ttl {ttl}s, refresh {refresh:g}s"
     )
 

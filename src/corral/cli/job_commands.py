@@ -21,6 +21,7 @@ from rich.table import Table
 from rich.text import Text
 
 from corral.chronos.schedule import ScheduleError, parse_schedule, upcoming
+from corral.cli.client_auth import client_login
 from corral.cli.client_commands import address_option, output_option
 from corral.cli.render import make_console, print_json
 from corral.core.errors import DecodeError
@@ -56,7 +57,14 @@ def transport_of(ctx: click.Context) -> httpx.BaseTransport | None:
 def _connect(chronos: str) -> Client:
     try:
         address = base_url(chronos, default_port=DEFAULT_PORT)
-        return Client(address, name="chronos", transport=transport_of(click.get_current_context()))
+        login = client_login("chronos", chronos, address)
+        return Client(
+            address,
+            name="chronos",
+            transport=transport_of(click.get_current_context()),
+            auth=login.auth,
+            unauthorized_hint=login.unauthorized_hint,
+        )
     except ClientError as e:
         raise click.BadParameter(str(e), param_hint="'--chronos'") from None
 

@@ -2,7 +2,10 @@
 runs beside Marathon when `haproxy` is installed.
 
 It follows a Marathon through its HTTP API only (`/v2/apps?embed=apps.tasks` and `/v2/events`), so it works
-against an upstream Marathon too. Flags are read from the command line, then from `CORRAL_LB_<FLAG>`.
+against an upstream Marathon too; `--auth_credentials user:password` (marathon-lb's) reads a Marathon that
+requires them. HAProxy's stats page (and its `/metrics`) lists every backend and task address and has no
+authentication of its own, so it binds loopback unless `--stats_address` says otherwise, and a non-loopback
+stats address needs `--insecure`. Flags are read from the command line, then from `CORRAL_LB_<FLAG>`.
 """
 
 from __future__ import annotations
@@ -16,14 +19,19 @@ from typing import Any
 
 import click
 
+from corral.cli.auth_flags import insecure_flag, refuse_exposure
 from corral.cli.dev_plan import DevPlan
 from corral.cli.flags import flag, log_level_flag, setup_logging
 from corral.cli.runner import StartupError, start_daemon
+from corral.cli.tls_flags import tls_flags
 from corral.lb.haproxy import HaproxyError, find_binary
 from corral.lb.labels import split_list
 from corral.lb.runtime import LbConfig, LbRuntime
 from corral.lb.services import Options
 from corral.net.client import ClientError, base_url
+from corral.net.tls import TlsConfig
+from corral.security.credentials import Credential, CredentialsError, as_credential
+from corral.security.policy import AuthRequirements, Surface
 
 DEFAULT_STATS_PORT = 9090  # marathon-lb's
 
@@ -37,10 +45,17 @@ def _port(name: str, default: int, help: str) -> Callable[[Any], Any]:
 
 
 def _marathon_url(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """`--marathon` checked; the command makes it a URL once it knows the scheme (`marathon_url`)."""
     try:
-        return base_url(value, default_port=8080)
+        base_url(value, default_port=8080, scheme="http")
     except ClientError as e:
         raise click.BadParameter(str(e), ctx=ctx, param=param) from None
+    return value
+
+
+def marathon_url(address: str, tls: TlsConfig) -> str:
+    """Marathon's base URL: `address` as given, or host:port in the scheme of the lb's TLS settings."""
+    return base_url(address, default_port=8080, scheme=tls.scheme)
 
 
 def _bind_address(ctx: click.Context, param: click.Parameter, value: str) -> str:
@@ -50,6 +65,15 @@ def _bind_address(ctx: click.Context, param: click.Parameter, value: str) -> str
         return str(ipaddress.ip_address(value))
     except ValueError:
         raise click.BadParameter(f"{value!r} is not an IP address or *", ctx=ctx, param=param) from None
+
+
+def _auth_credentials(ctx: click.Context, param: click.Parameter, value: str | None) -> Credential | None:
+    if value is None:
+        return None
+    try:
+        return as_credential(value, what="--auth_credentials")
+    except CredentialsError as e:
+        raise click.BadParameter(str(e), ctx=ctx, param=param) from None
 
 
 def haproxy_binary(path: str | None) -> str:
@@ -63,8 +87,15 @@ def haproxy_binary(path: str | None) -> str:
 
 
 def stats_url(options: Options) -> str:
-    host = "127.0.0.1" if options.bind_address in ("*", "0.0.0.0") else options.bind_address
+    host = "127.0.0.1" if options.stats_address in ("*", "0.0.0.0") else options.stats_address
     return f"http://{host}:{options.stats_port}/haproxy?stats"
+
+
+def refuse_open_stats(address: str, *, insecure: bool) -> None:
+    """A one-line CLI error when the stats page would be served beyond loopback without --insecure."""
+    page = AuthRequirements(required=frozenset(), served=frozenset({Surface.READONLY}))
+    hint = "keep it on loopback (--stats_address 127.0.0.1)"
+    refuse_exposure("HAProxy stats page", address, page, insecure=insecure, hint=hint)
 
 
 def free_port(ip: str) -> int:
@@ -90,10 +121,19 @@ def dev_lb(plan: DevPlan, work_dir: Path) -> LbRuntime | None:
     if binary is None:
         return None
     ip = plan.master.ip
-    options = Options(bind_address=ip, stats_port=plan.lb_stats_port or free_port(ip))
+    options = Options(bind_address=ip, stats_address=ip, stats_port=plan.lb_stats_port or free_port(ip))
     config_path = work_dir / "lb" / "haproxy.cfg"
-    marathon = f"http://{ip}:{plan.marathon_port}"
-    return LbRuntime(LbConfig(marathon=marathon, config_path=config_path, haproxy=binary, options=options))
+    marathon = plan.tls.url(f"{ip}:{plan.marathon_port}")
+    return LbRuntime(
+        LbConfig(
+            marathon=marathon,
+            config_path=config_path,
+            haproxy=binary,
+            options=options,
+            tls=plan.tls,
+            credential=plan.credential,
+        )
+    )
 
 
 async def with_lb(main: Coroutine[Any, Any, None], lb: LbRuntime | None) -> None:
@@ -111,6 +151,11 @@ async def with_lb(main: Coroutine[Any, Any, None], lb: LbRuntime | None) -> None
     "marathon", callback=_marathon_url, default="127.0.0.1:8080", help="Marathon, host:port or its URL."
 )
 @_lb_flag(
+    "auth_credentials",
+    callback=_auth_credentials,
+    help="user:password to present to Marathon (its --http_credentials).",
+)
+@_lb_flag(
     "haproxy_config",
     type=click.Path(dir_okay=False, path_type=Path),
     default=Path(".corral/lb/haproxy.cfg"),
@@ -125,43 +170,63 @@ async def with_lb(main: Coroutine[Any, Any, None], lb: LbRuntime | None) -> None
     "bind_address",
     callback=_bind_address,
     default="*",
-    help="The address frontends and the stats page bind (* for all).",
+    help="The address the frontends bind (* for all).",
+)
+@_lb_flag(
+    "stats_address",
+    callback=_bind_address,
+    default="127.0.0.1",
+    help="The address the stats page binds (beyond loopback only with --insecure: it has no login).",
 )
 @_port("stats_port", DEFAULT_STATS_PORT, "The port of HAProxy's stats page (/haproxy?stats, /metrics).")
 @_port("http_port", 80, "The port of the HTTP frontend routing HAPROXY_{n}_VHOST host names.")
 @_port("https_port", 443, "The port of the HTTPS vhost frontend (only with --ssl_certs).")
 @_lb_flag("ssl_certs", default="", help="PEM files for the HTTPS vhost frontend, comma-separated.")
 @_lb_flag("haproxy", help="The haproxy binary (default: haproxy on PATH, else /usr/sbin/haproxy).")
+@insecure_flag("CORRAL_LB")
+@tls_flags(env_prefix="CORRAL_LB", serves=False)
 @log_level_flag()
 def lb(
     *,
     marathon: str,
+    auth_credentials: Credential | None,
     haproxy_config: Path,
     group: str,
     bind_address: str,
+    stats_address: str,
     stats_port: int,
     http_port: int,
     https_port: int,
     ssl_certs: str,
     haproxy: str | None,
+    insecure: bool,
+    tls: TlsConfig,
     log_level: str,
 ) -> int:
     """Run HAProxy in front of Marathon's apps, following Marathon's events (marathon-lb's labels)."""
     groups = frozenset(split_list(group))
     if not groups:
         raise click.BadParameter("give at least one group", param_hint="'--group'")
+    refuse_open_stats(stats_address, insecure=insecure)
     binary = haproxy_binary(haproxy)
     setup_logging(log_level)
     options = Options(
         groups=groups,
         bind_address=bind_address,
+        stats_address=stats_address,
         stats_port=stats_port,
         http_port=http_port,
         https_port=https_port,
         ssl_certs=tuple(split_list(ssl_certs)),
     )
+    marathon = marathon_url(marathon, tls)
     config = LbConfig(
-        marathon=marathon, config_path=haproxy_config.absolute(), haproxy=binary, options=options
+        marathon=marathon,
+        config_path=haproxy_config.absolute(),
+        haproxy=binary,
+        options=options,
+        credential=auth_credentials,
+        tls=tls,
     )
     click.echo(
         f"Corral lb: Marathon {marathon}, groups {','.join(sorted(groups))}, config {config.config_path}, "

@@ -6,6 +6,7 @@ exit code 2 for bad usage and 1 for failures, never a traceback.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 
@@ -18,16 +19,30 @@ from corral.cli.daemons import agent, dev, master
 from corral.cli.dns_commands import dns_command
 from corral.cli.job_commands import job
 from corral.cli.lb_commands import lb
+from corral.cli.login_commands import login, logout
 from corral.cli.marathon_commands import marathon
+from corral.net.client import ENV_CA
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.version_option(package_name="corral", prog_name="corral")
-def cli() -> None:
+@click.option(
+    "--ssl_ca",
+    "--ssl-ca",
+    "ssl_ca",
+    envvar=ENV_CA,
+    show_envvar=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="PEM CA certificates the client commands verify HTTPS daemons against; addresses without a "
+    "scheme are then https.",
+)
+def cli(ssl_ca: str | None) -> None:
     """Corral: a Mesos-style master and agents, with Marathon and Chronos to come.
 
     Start everything on this machine with `corral dev`; frameworks connect to the master at 127.0.0.1:5050.
     """
+    if ssl_ca:  # the client commands read their TLS settings from the environment (`net.client.cli_tls`)
+        os.environ[ENV_CA] = ssl_ca
 
 
 cli.add_command(dev)
@@ -41,6 +56,8 @@ cli.add_command(cluster)
 cli.add_command(task)
 cli.add_command(job)
 cli.add_command(app)
+cli.add_command(login)
+cli.add_command(logout)
 
 
 def _one_line(message: str) -> str:

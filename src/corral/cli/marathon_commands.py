@@ -23,6 +23,14 @@ from corral.cli.flags import (
     log_level_flag,
     setup_logging,
 )
+from corral.cli.framework_auth_flags import (
+    authenticated,
+    http_auth_config,
+    http_auth_flags,
+    mesos_auth_flags,
+    mesos_credential,
+    secured,
+)
 from corral.cli.runner import (
     Service,
     bind_daemon,
@@ -32,10 +40,14 @@ from corral.cli.runner import (
     serve_all,
     start_daemon,
 )
+from corral.cli.tls_flags import max_request_bytes_flag, tls_flags
 from corral.coord.zk_url import ZkUrl, str_masked
 from corral.coord.zookeeper import ZooKeeper
 from corral.marathon.runtime import MarathonConfig
 from corral.marathon.service import MarathonService
+from corral.net.serve import DEFAULT_MAX_BODY, Limits
+from corral.net.tls import TlsConfig
+from corral.security.credentials import Credentials
 
 STATE_FILE = "marathon.db"
 
@@ -48,12 +60,16 @@ def dev_marathon_service(plan: DevPlan, work_dir: Path, sock: socket.socket) -> 
     """Marathon inside `corral dev`: state under `<work_dir>/marathon`, the dev master as its master."""
     ip = plan.master.ip
     config = MarathonConfig(
-        master=f"{ip}:{plan.master.port}", hostname=ip, http_address=ip, http_port=bound_port(sock)
+        master=f"{ip}:{plan.master.port}",
+        hostname=ip,
+        http_address=ip,
+        http_port=bound_port(sock),
+        tls=plan.tls,
     )
     state_dir = work_dir / "marathon"
     make_dirs(state_dir)
-    service = MarathonService.with_sqlite(config, state_dir / STATE_FILE)
-    return Service("marathon", service.app, sock, service.run)
+    service = MarathonService.with_sqlite(config, state_dir / STATE_FILE, credential=plan.credential)
+    return Service("marathon", service.app, sock, service.run, tls=plan.tls)
 
 
 @daemon_command(MARATHON_CONFIG)
@@ -97,6 +113,10 @@ def dev_marathon_service(plan: DevPlan, work_dir: Path, sock: socket.socket) -> 
     default=10000,
     help="ZooKeeper session timeout in milliseconds.",
 )
+@http_auth_flags("MARATHON")
+@mesos_auth_flags("MARATHON", switch=True)
+@tls_flags(env_prefix="MARATHON")
+@max_request_bytes_flag(DEFAULT_MAX_BODY, env_prefix="MARATHON")
 @log_level_flag()
 def marathon(
     *,
@@ -110,10 +130,24 @@ def marathon(
     work_dir: Path,
     zk: ZkUrl | None,
     zk_session_timeout: int,
+    http_credentials: Credentials | None,
+    http_realm: str,
+    insecure: bool,
+    mesos_authentication: bool,
+    mesos_authentication_principal: str | None,
+    mesos_authentication_secret_file: str | None,
+    tls: TlsConfig,
+    max_request_bytes: int,
     log_level: str,
 ) -> int:
     """Run Marathon: long-running apps on the master's offers, with the v2 REST API."""
     setup_logging(log_level)
+    auth = secured(
+        "Marathon API", http_address, http_auth_config(http_credentials, http_realm), insecure=insecure
+    )
+    credential = mesos_credential(
+        mesos_authentication_principal, mesos_authentication_secret_file, enabled=mesos_authentication
+    )
     sock = bind_daemon("marathon", http_address, http_port, work_dir)
     config = MarathonConfig(
         master=master,
@@ -122,26 +156,42 @@ def marathon(
         http_port=bound_port(sock),
         framework_name=framework_name,
         failover_timeout=failover_timeout,
+        zk=None if zk is None else str(zk),
         reconciliation_interval=reconciliation_interval / 1000,
+        principal=mesos_authentication_principal,
+        tls=tls,
     )
+    limits = Limits(max_body=max_request_bytes)
     stored = f"state in {zk}" if zk is not None else f"state in {work_dir / STATE_FILE}"
     click.echo(
-        f"Corral marathon on http://{http_address}:{config.http_port}, master {str_masked(master)}, {stored}"
+        f"Corral marathon on {tls.url(f'{http_address}:{config.http_port}')}, master {str_masked(master)}, "
+        f"{stored}"
     )
     session_timeout = zk_session_timeout / 1000
     state_path = work_dir.absolute() / STATE_FILE
 
     async def main() -> None:
         if zk is None:
-            service = MarathonService.with_sqlite(config, state_path)
-            await serve_all([Service("marathon", service.app, sock, service.run)])
+            service = MarathonService.with_sqlite(config, state_path, credential=credential)
+            served = Service("marathon", service.app, sock, service.run, limits=limits, tls=tls)
+            await serve_all([authenticated(served, auth)])
             return
         async with ZooKeeper(zk, session_timeout=session_timeout) as session:
-            service = MarathonService(config, session.store(zk.path), zk_session_timeout=session_timeout)
+            service = MarathonService(
+                config, session.store(zk.path), zk_session_timeout=session_timeout, credential=credential
+            )
             advertised = f"{config.hostname}:{config.http_port}"
             elected = elected_service(
-                "marathon", service.app, sock, service.run, session=session, url=zk, advertised=advertised
+                "marathon",
+                service.app,
+                sock,
+                service.run,
+                session=session,
+                url=zk,
+                advertised=advertised,
+                limits=limits,
+                tls=tls,
             )
-            await serve_all([elected])
+            await serve_all([authenticated(elected, auth)])
 
     return start_daemon(main)

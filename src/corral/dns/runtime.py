@@ -6,7 +6,9 @@ document once per state version, and an unchanged document (same bytes) is neith
 master's v1 operator API has no SUBSCRIBE stream to follow instead. When the answering master names another
 leader, the next poll goes to that leader; when the leader cannot be reached, back to `--master`.
 
-A failed poll keeps the last table (Mesos-DNS does the same): a master restart does not blank the names.
+A master that authenticates its read-only endpoints gets `credential` as HTTP Basic (Mesos-DNS's
+`mesosCredentials`). A failed poll keeps the last table (Mesos-DNS does the same): a master restart does
+not blank the names.
 Host names that are not IP literals are resolved off the event loop and cached for `HOST_CACHE_SECONDS`.
 """
 
@@ -26,7 +28,9 @@ from corral.dns.answer import Zone, respond
 from corral.dns.records import RecordTable, build_table, hosts_to_resolve, parse_state
 from corral.dns.server import DnsSockets, serve_dns
 from corral.net.leader import LeaderTracker, open_tracker
+from corral.net.tls import PLAIN, TlsConfig
 from corral.protocol.json import loads_object
+from corral.security.credentials import Credential
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +45,8 @@ class DnsConfig:
     domain: str = "mesos"
     ttl: int = 60
     refresh: float = 0.5
+    credential: Credential | None = None  # presented to the master as HTTP Basic
+    tls: TlsConfig = PLAIN  # how the master is reached
 
 
 class DnsRuntime:
@@ -66,10 +72,22 @@ class DnsRuntime:
     def respond(self, wire: bytes, over_udp: bool) -> bytes | None:
         return respond(wire, self.table, self.zone, over_udp=over_udp, shuffle=self._rng.shuffle)
 
+    def http_client(self) -> httpx.AsyncClient:
+        """The client `refresh` reads the master with: the credential goes with every request."""
+        credential = self.config.credential
+        auth = None if credential is None else httpx.BasicAuth(credential.principal, credential.secret)
+        return httpx.AsyncClient(
+            timeout=HTTP_TIMEOUT,
+            trust_env=False,
+            transport=self._transport,
+            auth=auth,
+            verify=self.config.tls.verify,
+        )
+
     async def run(self) -> None:
         async with (
             open_tracker(self.config.master) as leader,
-            httpx.AsyncClient(timeout=HTTP_TIMEOUT, trust_env=False, transport=self._transport) as http,
+            self.http_client() as http,
             asyncio.TaskGroup() as group,
         ):
             self._leader = leader
@@ -88,7 +106,7 @@ class DnsRuntime:
         if not self._source:
             self._source = self._configured_master()
         try:
-            response = await http.get(f"http://{self._source}/master/state")
+            response = await http.get(self.config.tls.url(self._source, "/master/state"))
             response.raise_for_status()
         except httpx.HTTPError as e:
             self._failed(f"cannot read /master/state from {self._source}: {e or type(e).__name__}")

@@ -24,11 +24,13 @@ import httpx
 from corral.core.errors import CorralError, DecodeError
 from corral.core.ids import FrameworkId
 from corral.net.leader import CATCH_UP_RETRY, LeaderChanged, LeaderTracker, open_tracker, until_changed
+from corral.net.tls import PLAIN, TlsConfig
 from corral.protocol import recordio
 from corral.protocol.json import dumps, loads
 from corral.protocol.mesos import FrameworkInfo
 from corral.protocol.scheduler import Call, Error, Event, Subscribe, Subscribed
 from corral.protocol.scheduler_client import decode_event, encode_call
+from corral.security.credentials import Credential
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +61,8 @@ class SchedulerDriver:
         backoff_max: float = 5.0,
         rng: random.Random | None = None,
         zk_session_timeout: float = 10.0,
+        tls: TlsConfig = PLAIN,
+        credential: Credential | None = None,  # presented to the master as HTTP Basic on every request
     ) -> None:
         self._master_spec = master
         self.master = master  # the master of the current (or last) subscription
@@ -71,7 +75,11 @@ class SchedulerDriver:
         self._backoff_initial = backoff_initial
         self._backoff_max = backoff_max
         self._rng = rng or random.Random()
-        self._client = httpx.AsyncClient(timeout=httpx.Timeout(10.0), limits=httpx.Limits(max_connections=32))
+        self._tls = tls
+        auth = None if credential is None else httpx.BasicAuth(credential.principal, credential.secret)
+        self._client = httpx.AsyncClient(
+            timeout=httpx.Timeout(10.0), limits=httpx.Limits(max_connections=32), verify=tls.verify, auth=auth
+        )
 
     @property
     def framework_id(self) -> FrameworkId | None:
@@ -127,7 +135,7 @@ class SchedulerDriver:
         timeout = httpx.Timeout(10.0, read=silence)
         self.master = master
         async with self._client.stream(
-            "POST", f"http://{master}{PATH}", content=body, headers=headers, timeout=timeout
+            "POST", self._tls.url(master, PATH), content=body, headers=headers, timeout=timeout
         ) as response:
             self._catching_up = leader.catching_up(master, response.status_code)
             if self._catching_up:  # its 307 names the leader it just replaced: ask it again shortly
@@ -164,7 +172,7 @@ class SchedulerDriver:
         headers = {"Content-Type": "application/json", "Mesos-Stream-Id": self.stream_id}
         try:
             response = await self._client.post(
-                f"http://{self.master}{PATH}",
+                self._tls.url(self.master, PATH),
                 content=dumps(encode_call(self.framework_id, call)),
                 headers=headers,
             )

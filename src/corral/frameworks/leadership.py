@@ -5,6 +5,13 @@ elected loads the state from the shared store and runs the scheduler; the others
 every request to the leader, as upstream Marathon and Chronos do, so clients may talk to any instance. A
 leader that loses its lease exits (`LeadershipLost`): its in-memory view may already be stale, and an init
 system restarts it as a fresh candidate. Upstream Marathon does the same.
+
+The proxy forwards only to the leader the election names, never to a host a client's header names (`Host`
+and `X-Forwarded-Host` are not read). It passes the client's headers on, credentials included: followers
+authenticate a request themselves (the authentication middleware sits outside the proxy) and the leader,
+given the same credentials, authenticates it again. Each hop adds itself to `X-Marathon-Via`, as upstream;
+a request that comes back to an instance it already passed is a loop (two followers that each take the
+other for the leader): 502 "Detected proxying loop.", never another hop.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from corral.coord.zookeeper import ZooKeeper
 from corral.core.errors import DaemonStopped
+from corral.net.tls import PLAIN, TlsConfig
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +39,9 @@ _HOP_BY_HOP = frozenset(
     {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
      "transfer-encoding", "upgrade", "host", "content-length"}
 )  # fmt: skip
-VIA_HEADER = "X-Corral-Via"  # set on proxied requests: a request that arrives with it is never proxied again
+VIA_HEADER = "X-Marathon-Via"  # the instances a proxied request passed, comma-separated
+_VIA = VIA_HEADER.lower()
+_NOT_FORWARDED = _HOP_BY_HOP | {_VIA}  # the via list is rewritten, with this hop added
 
 
 Lead = Callable[[], Coroutine[Any, Any, None]]
@@ -81,11 +91,16 @@ class Leadership:
 class LeaderProxy:
     """ASGI middleware: while this instance does not lead, requests go to the leader (but `local` paths)."""
 
-    def __init__(self, app: ASGIApp, leadership: Leadership, *, local: Collection[str] = ()) -> None:
+    def __init__(
+        self, app: ASGIApp, leadership: Leadership, *, local: Collection[str] = (), tls: TlsConfig = PLAIN
+    ) -> None:
         self.app = app
         self.leadership = leadership
         self.local = frozenset(local)
-        self._client = httpx.AsyncClient(timeout=httpx.Timeout(30.0, read=None), trust_env=False)
+        self._tls = tls
+        self._client = httpx.AsyncClient(
+            timeout=httpx.Timeout(30.0, read=None), trust_env=False, verify=tls.verify
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         leadership = self.leadership
@@ -93,7 +108,10 @@ class LeaderProxy:
             await self.app(scope, receive, send)
             return
         request = Request(scope, receive)
-        if leadership.leader is None or VIA_HEADER.lower() in request.headers:
+        if leadership.me in _via(request):
+            await JSONResponse({"message": "Detected proxying loop."}, status_code=502)(scope, receive, send)
+            return
+        if leadership.leader is None:
             body = {"message": "Could not determine the current leader"}
             await JSONResponse(body, status_code=503)(scope, receive, send)
             return
@@ -101,9 +119,9 @@ class LeaderProxy:
         await response(scope, receive, send)
 
     async def _forward(self, request: Request, leader: str) -> Response:
-        headers = [(k, v) for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP]
-        headers.append((VIA_HEADER, self.leadership.me))
-        url = httpx.URL(f"http://{leader}{request.url.path}", query=request.url.query.encode())
+        headers = [(k, v) for k, v in request.headers.items() if k.lower() not in _NOT_FORWARDED]
+        headers.append((VIA_HEADER, ", ".join([*_via(request), self.leadership.me])))
+        url = httpx.URL(self._tls.url(leader, request.url.path), query=request.url.query.encode())
         outgoing = self._client.build_request(
             request.method, url, headers=headers, content=await request.body()
         )
@@ -122,6 +140,10 @@ class LeaderProxy:
 
     async def aclose(self) -> None:
         await self._client.aclose()
+
+
+def _via(request: Request) -> list[str]:
+    return [hop.strip() for value in request.headers.getlist(_VIA) for hop in value.split(",") if hop.strip()]
 
 
 async def _relay(upstream: httpx.Response) -> AsyncIterator[bytes]:

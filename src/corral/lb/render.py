@@ -5,10 +5,11 @@ sorted from `services.py`, vhost rules are sorted here), never on time or on the
 anything in, so "the config changed" is a string comparison and a reload happens only when it did.
 
 Sections: `global` and `defaults`; `listen stats` (the stats page, `/metrics` for Prometheus and
-`/_haproxy_health_check`); `marathon_http_in` on the HTTP port and, given certificates, `marathon_https_in`
-on the HTTPS port, routing `HAPROXY_{n}_VHOST` (and `_PATH`) to backends, only when some service has a
-vhost; then a frontend and a backend per service. A backend with no healthy task has no server: HAProxy
-answers 503 (HTTP) or closes the connection (TCP) at once rather than waiting on a dead address.
+`/_haproxy_health_check`) on the stats address, loopback by default since they name every task;
+`marathon_http_in` on the HTTP port and, given certificates, `marathon_https_in` on the HTTPS port, routing
+`HAPROXY_{n}_VHOST` (and `_PATH`) to backends, only when some service has a vhost; then a frontend and a
+backend per service. A backend with no healthy task has no server: HAProxy answers 503 (HTTP) or closes the
+connection (TCP) at once rather than waiting on a dead address.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ def _acl_name(host: str) -> str:
 def _stats(options: Options) -> list[str]:
     return [
         "listen stats",
-        f"  bind {bind(options.bind_address, options.stats_port)}",
+        f"  bind {bind(options.stats_address, options.stats_port)}",
         "  mode http",
         "  stats enable",
         "  stats uri /haproxy?stats",

@@ -12,6 +12,8 @@
   Each is logged once, as a problem of the app.
 - Marathon unreachable, or the stream broken: retried with backoff, logged once per outage. HAProxy
   dying: restarted on the last installed config.
+- Marathon's API behind `--http_credentials`: both reads present `--auth_credentials` as HTTP Basic, as
+  marathon-lb does; a 401 is logged with a hint to check them.
 """
 
 from __future__ import annotations
@@ -32,7 +34,9 @@ from corral.lb.haproxy_text import unbindable_frontends
 from corral.lb.model import decode_apps
 from corral.lb.render import render
 from corral.lb.services import Options, Plan, hosts_to_resolve, listeners, plan_services
+from corral.net.tls import PLAIN, TlsConfig
 from corral.protocol.json import JsonValue, loads
+from corral.security.credentials import Credential
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +58,8 @@ class LbConfig:
     config_path: Path
     haproxy: str  # the binary
     options: Options
+    credential: Credential | None = None  # `--auth_credentials`: what Marathon's API asks of its clients
+    tls: TlsConfig = PLAIN  # what an https `marathon` is verified with
 
 
 class MarathonUnavailable(Exception):
@@ -86,12 +92,15 @@ class _Outage:
 class LbRuntime:
     def __init__(self, config: LbConfig, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
         self.config = config
+        credential = config.credential
         self._http = httpx.AsyncClient(
             base_url=config.marathon,
             timeout=REQUEST_SECONDS,
             trust_env=False,
             follow_redirects=True,  # a standby Marathon redirects to the leader
             transport=transport,
+            auth=None if credential is None else httpx.BasicAuth(credential.principal, credential.secret),
+            verify=config.tls.verify,
         )
         self._haproxy = Haproxy(config.haproxy, config.config_path)
         self._dirty = asyncio.Event()
@@ -119,7 +128,7 @@ class LbRuntime:
             raise HaproxyError(f"haproxy refuses the base config: {problem}")
         await self._haproxy.start()
         self._applied = text
-        log.info("load balancer: haproxy stats on %s:%s", options.bind_address, options.stats_port)
+        log.info("load balancer: haproxy stats on %s:%s", options.stats_address, options.stats_port)
 
     # ------------------------------------------------------------ syncing
 
@@ -160,7 +169,7 @@ class LbRuntime:
         except httpx.HTTPError as e:
             raise MarathonUnavailable(f"{type(e).__name__}: {e}") from None
         if response.status_code != 200:
-            raise MarathonUnavailable(f"GET /v2/apps answered {response.status_code}")
+            raise MarathonUnavailable(f"GET /v2/apps answered {response.status_code}{_hint(response)}")
         try:
             return loads(response.content)
         except DecodeError as e:
@@ -248,7 +257,7 @@ class LbRuntime:
                 ) as response:
                     if response.status_code != 200:
                         raise httpx.HTTPStatusError(
-                            f"GET /v2/events answered {response.status_code}",
+                            f"GET /v2/events answered {response.status_code}{_hint(response)}",
                             request=response.request,
                             response=response,
                         )
@@ -263,6 +272,12 @@ class LbRuntime:
             except httpx.HTTPError as e:
                 delay = outage.failed(f"{type(e).__name__}: {e}")
             await asyncio.sleep(delay)
+
+
+def _hint(response: httpx.Response) -> str:
+    if response.status_code in (401, 403):
+        return " (check --auth_credentials)"
+    return ""
 
 
 def _held_elsewhere(plan: Plan, options: Options, listening: frozenset[tuple[str, int]]) -> dict[str, str]:

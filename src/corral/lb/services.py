@@ -37,6 +37,8 @@ class Options:
 
     groups: frozenset[str] = frozenset({"external"})
     bind_address: str = "*"
+    # The stats page shows every backend and task address: loopback unless the operator says otherwise.
+    stats_address: str = "127.0.0.1"
     stats_port: int = 9090
     http_port: int = 80
     https_port: int = 443

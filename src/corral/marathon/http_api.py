@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from corral.coord.zk_url import str_masked
 from corral.core.errors import DecodeError
 from corral.marathon.errors import ValidationError
 from corral.marathon.groups import DEFAULT_EMBEDS as DEFAULT_GROUP_EMBEDS
@@ -175,12 +176,12 @@ class MarathonApi:
                 "leader_proxy_read_timeout_ms": 10000,
                 "local_port_max": LOCAL_PORT_MAX,
                 "local_port_min": LOCAL_PORT_MIN,
-                "master": c.master,
+                "master": str_masked(c.master),  # a zk:// URL may carry a password
                 "max_instances_per_offer": self.runtime.scheduler_config.max_instances_per_offer,
                 "mesos_bridge_name": "mesos-bridge",
                 "mesos_heartbeat_failure_threshold": 5,
                 "mesos_heartbeat_interval": 15000,
-                "mesos_leader_ui_url": f"http://{self.runtime.master or c.master}/",
+                "mesos_leader_ui_url": c.tls.url(self.runtime.master or c.master, "/"),
                 "mesos_role": None,
                 "mesos_user": c.user,
                 "min_revive_offers_interval": 5000,

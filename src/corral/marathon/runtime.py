@@ -103,6 +103,7 @@ from corral.marathon.scheduler import (
 )
 from corral.marathon.service_ports import assign_service_ports, service_ports
 from corral.marathon.store import MarathonStore, RunningDeployment, StoredApp
+from corral.net.tls import PLAIN, TlsConfig
 from corral.protocol.json import JsonObject, JsonValue
 from corral.protocol.mesos import FrameworkInfo, Offer, TaskStatus
 from corral.protocol.scheduler import (
@@ -188,6 +189,8 @@ class MarathonConfig:
     user: str = "root"
     zk: str | None = None
     reconciliation_interval: float = 600.0  # seconds (`--reconciliation_interval` is in ms)
+    principal: str | None = None  # `--mesos_authentication_principal`
+    tls: TlsConfig = PLAIN  # served, and spoken to the master
 
     def framework_info(self, framework_id: str | None) -> FrameworkInfo:
         info = FrameworkInfo(
@@ -196,7 +199,8 @@ class MarathonConfig:
             failover_timeout=self.failover_timeout,
             checkpoint=True,
             hostname=self.hostname,
-            webui_url=f"http://{self.hostname}:{self.http_port}",
+            principal=self.principal,
+            webui_url=self.tls.url(f"{self.hostname}:{self.http_port}"),
         )
         return info if framework_id is None else info.with_id(FrameworkId(framework_id))
 

@@ -18,6 +18,7 @@ from corral.marathon.http_api import MarathonApi
 from corral.marathon.runtime import Driver, MarathonConfig, MarathonRuntime
 from corral.marathon.store import MarathonStore
 from corral.protocol.mesos import FrameworkInfo
+from corral.security.credentials import Credential
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp
@@ -31,20 +32,29 @@ class MarathonService:
         *,
         close_store: Callable[[], Awaitable[None]] | None = None,
         zk_session_timeout: float = 10.0,
+        credential: Credential | None = None,
     ) -> None:
         self.config = config
         self._close_store = close_store
 
         def make_driver(info: FrameworkInfo) -> Driver:
-            return SchedulerDriver(config.master, info, zk_session_timeout=zk_session_timeout)
+            return SchedulerDriver(
+                config.master,
+                info,
+                zk_session_timeout=zk_session_timeout,
+                credential=credential,
+                tls=config.tls,
+            )
 
         self.runtime = MarathonRuntime(config, MarathonStore(store), make_driver)
         self.api = MarathonApi(self.runtime)
 
     @classmethod
-    def with_sqlite(cls, config: MarathonConfig, state_path: Path) -> MarathonService:
+    def with_sqlite(
+        cls, config: MarathonConfig, state_path: Path, *, credential: Credential | None = None
+    ) -> MarathonService:
         sqlite = SqliteStore(state_path)
-        return cls(config, sqlite, close_store=sqlite.close)
+        return cls(config, sqlite, close_store=sqlite.close, credential=credential)
 
     @property
     def app(self) -> ASGIApp:

@@ -18,6 +18,8 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from corral.core.ids import AgentId, ExecutorId, FrameworkId, TaskId
 from corral.master.state import AgentRecord, FrameworkRecord, MasterState
+from corral.net.tls import PLAIN, TlsConfig
+from corral.security.http_auth import COOKIE
 
 TIMEOUT = httpx.Timeout(10.0, read=30.0)
 # Headers worth passing back from the agent; hop-by-hop ones (transfer-encoding, ...) are not.
@@ -25,8 +27,9 @@ _PASSED = ("content-type", "content-disposition")
 
 
 class SandboxFiles:
-    def __init__(self, state: MasterState) -> None:
+    def __init__(self, state: MasterState, tls: TlsConfig = PLAIN) -> None:
         self._state = state
+        self._tls = tls  # the cluster's one setting: agents serve HTTPS when the master does
 
     def _framework(self, framework_id: str) -> FrameworkRecord | None:
         framework = self._state.frameworks.get(FrameworkId(framework_id))
@@ -63,17 +66,22 @@ class SandboxFiles:
 
     async def proxy(self, request: Request, operation: str) -> Response:
         path = request.query_params.get("path")
-        if path is None:
+        if not path:
             return JSONResponse({"error": "Missing 'path' query parameter"}, status_code=400)
         agent = self.locate(path)
         if agent is None:
             return JSONResponse({"error": f"No agent serves '{path}'"}, status_code=404)
-        url = f"http://{agent.ip}:{agent.info.port}/files/{operation}"
-        client = httpx.AsyncClient(timeout=TIMEOUT)
+        url = self._tls.url(f"{agent.ip}:{agent.info.port}", f"/files/{operation}")
+        client = httpx.AsyncClient(timeout=TIMEOUT, verify=self._tls.verify)
+        # An agent that authenticates its readers gets the caller's own credentials (a Basic pair known to
+        # both, or a token of a key both share).
+        authorization = request.headers.get("authorization")
+        if authorization is None and (token := request.cookies.get(COOKIE)):
+            authorization = f"Bearer {token}"  # a web UI's login cookie: the agent checks it as a token
+        headers = {"Authorization": authorization} if authorization else {}
         try:
-            upstream = await client.send(
-                client.build_request("GET", url, params=request.query_params), stream=True
-            )
+            outgoing = client.build_request("GET", url, params=request.query_params, headers=headers)
+            upstream = await client.send(outgoing, stream=True)
         except httpx.HTTPError as e:
             await client.aclose()
             return JSONResponse({"error": f"Agent {agent.id} is unreachable: {e}"}, status_code=503)

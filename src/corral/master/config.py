@@ -6,6 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from corral.net.tls import PLAIN, TlsConfig
+from corral.security.acls import Acls
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MasterConfig:
@@ -33,6 +36,12 @@ class MasterConfig:
     # `--zk` (password masked) and `--quorum`, shown in the master's flags; None: this master leads alone.
     zk: str | None = None
     quorum: int | None = None
+    # `--acls` (`corral.security.acls`): None, everything is allowed; given, what no rule allows is denied.
+    acls: Acls | None = None
+    # The authentication flags as `/flags` shows them (`cli/mesos_auth_flags.py`): values, paths, no secrets.
+    auth_flags: Mapping[str, str] = field(default_factory=dict)
+    # `--ssl_cert` and co.: also how the master reaches its agents (the whole cluster uses one setting).
+    tls: TlsConfig = PLAIN
 
     @property
     def advertised_hostname(self) -> str:

@@ -5,13 +5,16 @@ and keeps every task. An id the master has never seen (it restarted) is accepted
 (TEARDOWN, failover timeout) gets ERROR "Framework has been removed" and the stream is closed.
 Rule 2: a disconnected framework loses its offers at once and is removed `failover_timeout` seconds later
 (0: at once) unless it re-subscribes; removal kills its tasks through ShutdownFramework to each agent.
+Rule 3: with `--acls`, every (re-)SUBSCRIBE is authorized: its principal (`FrameworkInfo.principal`, which
+the edge sets to the authenticated one) must be allowed `register_frameworks` for each of its roles, or it
+gets ERROR "Not authorized to use roles ..." and the stream is closed (mesos.md a.3).
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 
-from corral.core.ids import AgentId, IdSource, OfferId
+from corral.core.ids import AgentId, FrameworkId, IdSource, OfferId
 from corral.core.reservations import role_problem
 from corral.core.task_state import TaskState
 from corral.master.messages import CloseStream, Effect, FrameworkSubscribe, Notice, SendToAgent
@@ -26,6 +29,7 @@ from corral.protocol.scheduler import (
     Subscribed,
     UpdateFramework,
 )
+from corral.security.acls import Action, Authorizer
 
 
 def subscribe(state: MasterState, ids: IdSource, msg: FrameworkSubscribe, now: float) -> list[Effect]:
@@ -36,7 +40,7 @@ def subscribe(state: MasterState, ids: IdSource, msg: FrameworkSubscribe, now: f
             Notice(text=f"framework {requested} refused: it has been removed"),
         ]
     info = msg.call.framework_info
-    if (problem := roles_problem(state, info)) is not None:
+    if (problem := roles_problem(state, info) or authorization_problem(state.authorizer, info)) is not None:
         return [
             CloseStream(stream_id=msg.stream_id, error=problem),
             Notice(text=f"framework {info.name} refused: {problem}"),
@@ -180,6 +184,22 @@ def roles_problem(state: MasterState, info: FrameworkInfo) -> str | None:
         if not state.roles.is_allowed(role):
             return f"Role '{role}' is not present in the master's --roles"
     return None
+
+
+def authorization_problem(authorizer: Authorizer, info: FrameworkInfo) -> str | None:
+    """Why the framework's principal may not use its roles (register_frameworks), or None."""
+    if authorizer.allowed_all(Action.REGISTER_FRAMEWORKS, info.principal, info.roles):
+        return None
+    who = f" as principal '{info.principal}'" if info.principal is not None else ""
+    return f"Not authorized to use roles '{', '.join(info.roles)}'{who}"
+
+
+def teardown(state: MasterState, framework_id: FrameworkId, now: float) -> list[Effect]:
+    """An operator's TEARDOWN: the edge found the framework and authorized the call a moment ago."""
+    framework = state.frameworks.get(framework_id)
+    if framework is None:
+        return []  # removed in between (its failover timeout, its own TEARDOWN)
+    return remove(state, framework, now, why="torn down by an operator")
 
 
 def update_problem(

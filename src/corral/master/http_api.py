@@ -5,6 +5,12 @@ unexpected: 405 (with `Allow: POST`), 415, 400 (undecodable or invalid calls, st
 framework), 403 (framework not subscribed), 406, 501 (`UNKNOWN`), 200 + a chunked RecordIO stream for
 SUBSCRIBE, 200 for UPDATE_FRAMEWORK and `202` with `Content-Length: 0` for every other call. Whatever the
 body, decoding failures are 400, never 5xx.
+
+With `--acls` (`corral.security.acls`), requests are authorized as the principal the authentication layer
+put in the scope (`principal_of`; None: unauthenticated): a framework that names no principal takes the
+authenticated one. SUBSCRIBE is authorized by the core (an ERROR event), UPDATE_FRAMEWORK here (403);
+`/master/state`, `/master/frameworks` and `/master/tasks` show only what view_* allows, `/flags` needs
+view_flags, `/metrics/snapshot` get_endpoints and `/files/*` access_sandboxes (403 otherwise).
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,13 +32,21 @@ from corral.core.errors import DecodeError
 from corral.core.ids import AgentId
 from corral.master import state_json
 from corral.master.agent_files import SandboxFiles
+from corral.master.authorization import sandbox_user, visible_state
+from corral.master.framework_principal import mismatch as principal_mismatch
+from corral.master.framework_principal import subscribe_problem
+from corral.master.frameworks import authorization_problem
 from corral.master.messages import FrameworkCall
 from corral.master.operator_api import operator_routes
+from corral.master.state import MasterState
 from corral.net.agent_link import LinkError
 from corral.protocol import recordio
 from corral.protocol.agent import AGENT_ID_HEADER, Register, decode_agent_message, encode_master_message
 from corral.protocol.json import JsonValue, dumps, loads
+from corral.protocol.mesos import FrameworkInfo
 from corral.protocol.scheduler import Subscribe, UnknownCall, UpdateFramework, decode_call
+from corral.security.acls import Action
+from corral.security.identity import principal_of
 from corral.ui import static
 
 if TYPE_CHECKING:
@@ -143,6 +158,13 @@ def _accepts_json(accept: str | None) -> bool:
     return bool(kinds & {JSON, "application/*", "*/*"})
 
 
+def _as_authenticated(info: FrameworkInfo, scope: Scope) -> FrameworkInfo:
+    """The framework's principal is the authenticated one when it names none (a different one is refused
+    by the authentication layer), so run_tasks and teardown_frameworks see who really subscribed."""
+    principal = principal_of(scope)
+    return info if principal is None or info.principal is not None else replace(info, principal=principal)
+
+
 def _decode_body(body: bytes) -> JsonValue | Response:
     try:
         return loads(body)
@@ -153,7 +175,7 @@ def _decode_body(body: bytes) -> JsonValue | Response:
 class MasterApi:
     def __init__(self, runtime: MasterRuntime) -> None:
         self.runtime = runtime
-        self.files = SandboxFiles(runtime.core.state)
+        self.files = SandboxFiles(runtime.core.state, runtime.config.tls)
 
     # ------------------------------------------------------------ v1 scheduler API
 
@@ -203,11 +225,17 @@ class MasterApi:
         except _DECODE_ERRORS as e:
             return _text(400, f"Failed to convert JSON into Call protobuf: {e}")
         runtime = self.runtime
+        if isinstance(call, Subscribe | UpdateFramework):
+            call = replace(call, framework_info=_as_authenticated(call.framework_info, scope))
         if isinstance(call, Subscribe):
             if sent_stream_id is not None:
                 return _text(400, "Subscribe calls should not include the 'Mesos-Stream-Id' header")
             if not _accepts_json(accept):
                 return _text(406, f"Expecting 'Accept' to allow {JSON}")
+            known = runtime.core.framework(framework_id) if framework_id is not None else None
+            registered = known.info if known is not None else None
+            if problem := subscribe_problem(call.framework_info, principal_of(scope), registered):
+                return _text(400, problem)
             stream_id, queue = runtime.open_stream(framework_id, call)
             return _Stream(
                 _records(queue), lambda: runtime.close_stream(stream_id), {"Mesos-Stream-Id": stream_id}
@@ -226,9 +254,13 @@ class MasterApi:
                 f"The stream ID '{sent_stream_id}' included in this request didn't match the stream ID"
                 f" currently associated with framework ID {framework_id}",
             )
+        if problem := principal_mismatch(principal_of(scope), framework.info.principal):
+            return _text(400, problem)
         if isinstance(call, UpdateFramework):
             if problem := runtime.core.update_problem(framework_id, call):
                 return _text(400, problem)
+            if problem := authorization_problem(runtime.core.state.authorizer, call.framework_info):
+                return _text(403, problem)
             runtime.submit(FrameworkCall(framework_id=framework_id, call=call))
             return 200
         runtime.submit(FrameworkCall(framework_id=framework_id, call=call))
@@ -268,6 +300,14 @@ class MasterApi:
 
     # ------------------------------------------------------------ operator endpoints
 
+    def _forbidden(self, request: Request, action: Action, obj: str | None) -> Response | None:
+        """403 unless `--acls` allow the request's principal `action` on `obj`."""
+        problem = self.runtime.core.state.authorizer.refusal(action, principal_of(request.scope), obj)
+        return None if problem is None else _text(403, problem)
+
+    def _visible(self, request: Request) -> MasterState:
+        return visible_state(self.runtime.core.state, principal_of(request.scope))
+
     def _json(self, request: Request, body: bytes) -> Response:
         callback = request.query_params.get("jsonp")
         if callback and _JSONP_CALLBACK.match(callback):
@@ -278,13 +318,21 @@ class MasterApi:
         return self._json(request, dumps(state_json.version_json()))
 
     async def state(self, request: Request) -> Response:
-        return self._json(request, self.runtime.state_document())
+        runtime = self.runtime
+        if not runtime.core.state.authorizer.is_enabled:
+            return self._json(request, runtime.state_document())
+        document = state_json.state_json(self._visible(request), runtime.config)
+        if self._forbidden(request, Action.VIEW_FLAGS, None) is not None:
+            del document["flags"]  # upstream leaves them out rather than refusing the whole state
+        return self._json(request, dumps(document))
 
     async def flags(self, request: Request) -> Response:
+        if denied := self._forbidden(request, Action.VIEW_FLAGS, None):
+            return denied
         return self._json(request, dumps({"flags": state_json.flags_json(self.runtime.config)}))
 
     async def frameworks(self, request: Request) -> Response:
-        state = self.runtime.core.state
+        state = self._visible(request)
         wanted = request.query_params.get("framework_id")
         live = [f for f in state.frameworks.values() if wanted is None or f.id == wanted]
         done = [f for f in state.completed_frameworks if wanted is None or f.id == wanted]
@@ -317,7 +365,7 @@ class MasterApi:
         if order not in ("asc", "desc"):
             return _text(400, "'order' must be 'asc' or 'desc'")
         document = state_json.tasks_json(
-            self.runtime.core.state,
+            self._visible(request),
             limit=limit,
             offset=offset,
             descending=order == "desc",
@@ -327,6 +375,8 @@ class MasterApi:
         return self._json(request, dumps(document))
 
     async def metrics(self, request: Request) -> Response:
+        if denied := self._forbidden(request, Action.GET_ENDPOINTS, "/metrics/snapshot"):
+            return denied
         snapshot = state_json.metrics_json(self.runtime.core.state, self.runtime.clock.now())
         return self._json(request, dumps(snapshot))
 
@@ -343,13 +393,21 @@ class MasterApi:
         return _to_leader(self.runtime)  # the leader's base URL, `//host:port`
 
     async def browse(self, request: Request) -> Response:
-        return await self.files.proxy(request, "browse")
+        return await self._sandbox(request, "browse")
 
     async def read(self, request: Request) -> Response:
-        return await self.files.proxy(request, "read")
+        return await self._sandbox(request, "read")
 
     async def download(self, request: Request) -> Response:
-        return await self.files.proxy(request, "download")
+        return await self._sandbox(request, "download")
+
+    async def _sandbox(self, request: Request, operation: str) -> Response:
+        path = request.query_params.get("path")
+        if path is not None:
+            owner = sandbox_user(self.runtime.core.state, path)
+            if denied := self._forbidden(request, Action.ACCESS_SANDBOXES, owner):
+                return denied
+        return await self.files.proxy(request, operation)
 
 
 class _Endpoint:

@@ -24,6 +24,7 @@ from corral.master.allocator import Allocation
 from corral.master.state import AgentRecord, FrameworkRecord, MasterState
 from corral.protocol.mesos import ExecutorInfo, Offer, ReservationOperation, TaskInfo, reserved_in
 from corral.protocol.scheduler import Launch, LaunchGroup, Operation
+from corral.security.acls import Action, task_user
 
 
 def make_offer(
@@ -63,6 +64,13 @@ class InvalidTask:
     task: TaskInfo
     reason: str
     in_group: bool = False
+    unauthorized: bool = False  # run_tasks refused its user (`--acls`)
+
+    @property
+    def status_reason(self) -> str:
+        """The TASK_ERROR's reason: REASON_TASK[_GROUP]_INVALID or ..._UNAUTHORIZED."""
+        kind = "TASK_GROUP" if self.in_group else "TASK"
+        return f"REASON_{kind}_{'UNAUTHORIZED' if self.unauthorized else 'INVALID'}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -145,7 +153,7 @@ class _Budget:
 
     def task_problem(self, task: TaskInfo) -> str | None:
         if problem := id_problem(task.task_id):
-            return f"Task ID '{task.task_id}' {problem}"
+            return f"Task ID {task.task_id!r} {problem}"
         if task.task_id in self.framework.tasks or task.task_id in self.task_ids:
             return f"Task has duplicate ID: {task.task_id}"
         if task.task_id in self.unreachable:
@@ -158,7 +166,7 @@ class _Budget:
 
     def executor_problem(self, executor: ExecutorInfo) -> str | None:
         if problem := id_problem(executor.executor_id):
-            return f"Executor ID '{executor.executor_id}' {problem}"
+            return f"Executor ID {executor.executor_id!r} {problem}"
         known = self.executors.get(executor.executor_id)
         if known is not None and known.type != executor.type:
             return f"Executor '{executor.executor_id}' is already running with a different ExecutorInfo"
@@ -205,6 +213,15 @@ class _Budget:
             split = split - taken + given
         self.split = split
         return None
+
+
+def _run_problem(state: MasterState, framework: FrameworkRecord, task: TaskInfo) -> str | None:
+    """Why the framework's principal may not run the task as its user (run_tasks, checked first as
+    upstream does), or None."""
+    user = task_user(framework.info, task)
+    if state.authorizer.allowed(Action.RUN_TASKS, framework.info.principal, user):
+        return None
+    return f"Not authorized to launch task '{task.task_id}' as user '{user}'"
 
 
 def _validate_launch(budget: _Budget, task: TaskInfo) -> TaskLaunch | InvalidTask:
@@ -301,12 +318,20 @@ def validate_accept(
                 conversions.append(op)
         elif isinstance(op, Launch):
             for task in op.tasks:
+                if problem := _run_problem(state, framework, task):
+                    invalid.append(InvalidTask(task=task, reason=problem, unauthorized=True))
+                    continue
                 result = _validate_launch(budget, task)
                 if isinstance(result, TaskLaunch):
                     launches.append(result)
                 else:
                     invalid.append(result)
         elif isinstance(op, LaunchGroup):
+            if problem := next(filter(None, (_run_problem(state, framework, t) for t in op.tasks)), None):
+                invalid.extend(
+                    InvalidTask(task=t, reason=problem, in_group=True, unauthorized=True) for t in op.tasks
+                )
+                continue
             if problem := _group_problem(budget, op):
                 invalid.extend(InvalidTask(task=t, reason=problem, in_group=True) for t in op.tasks)
                 continue

@@ -13,12 +13,20 @@ updates answer 200 with an empty body, 400 with the reason when refused.
 
 Updates change the core through its `update_weights`/`update_quota` and then deliver a `Tick`, so that
 what they imply (offers past a new limit rescinded, a new allocation) happens through the runtime's one
-path for effects.
+path for effects. TEARDOWN (`POST /teardown` with the form body `frameworkId=<id>`, and v1 TEARDOWN) removes
+a framework through the core's `TeardownFramework`: 200, or 400 for an unknown framework.
+
+With `--acls`, each call is authorized as the request's principal (`principal_of`): TEARDOWN by
+teardown_frameworks (the object is the framework's principal), weight and quota updates by update_weights
+and update_quotas for every role they name, GET_FLAGS by view_flags (403 when refused); GET_STATE,
+GET_FRAMEWORKS, GET_TASKS and GET_EXECUTORS show only what view_* allows, quota status only the roles
+get_quotas allows, and `/roles` and GET_ROLES list in each role only the frameworks view_frameworks allows.
 """
 
 from __future__ import annotations
 
 import re
+import urllib.parse
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -27,13 +35,17 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from corral.core.errors import DecodeError
+from corral.core.ids import FrameworkId
 from corral.master import roles as role_docs
 from corral.master import state_json
-from corral.master.messages import Tick
+from corral.master.authorization import visible_state
+from corral.master.messages import TeardownFramework, Tick
 from corral.master.roles import QuotaConfig
 from corral.master.state import AgentRecord, FrameworkRecord, MasterState, TaskRecord
 from corral.protocol.json import JsonObject, JsonValue, Reader, dumps, ident, loads
 from corral.protocol.mesos import MESOS_VERSION, decode_resources, encode_resources
+from corral.security.acls import Action
+from corral.security.identity import principal_of
 
 if TYPE_CHECKING:
     from corral.master.runtime import MasterRuntime
@@ -144,6 +156,23 @@ def v1_executors(state: MasterState) -> JsonObject:
     return {"executors": executors}
 
 
+def _v1_state(state: MasterState) -> JsonObject:
+    return {
+        "get_tasks": v1_tasks(state),
+        "get_executors": v1_executors(state),
+        "get_frameworks": v1_frameworks(state),
+        "get_agents": v1_agents(state),
+    }
+
+
+# The queries whose answers view_frameworks, view_tasks and view_executors filter.
+_FILTERED_QUERIES = frozenset({"GET_STATE", "GET_FRAMEWORKS", "GET_TASKS", "GET_EXECUTORS"})
+
+
+def _role_of(item: JsonValue) -> str | None:
+    return role if isinstance(item, dict) and isinstance(role := item.get("role"), str) else None
+
+
 # ---------------------------------------------------------------- decoding operator input
 
 
@@ -200,6 +229,32 @@ class OperatorApi:
             return Response(callback.encode() + b"(" + body + b");", media_type="application/javascript")
         return Response(body, media_type=JSON)
 
+    def _refused(self, principal: str | None, action: Action, objects: list[str | None]) -> Response | None:
+        """403 if the ACLs refuse `principal` `action` on any of `objects`."""
+        for obj in objects:
+            if (problem := self.state.authorizer.refusal(action, principal, obj)) is not None:
+                return _text(403, problem)
+        return None
+
+    def _quota_status(self, principal: str | None) -> JsonObject:
+        """QuotaStatus, of the roles get_quotas lets `principal` see."""
+        status = role_docs.quota_status_json(self.state.roles)
+        authorizer = self.state.authorizer
+        return {
+            key: [q for q in items if authorizer.allowed(Action.GET_QUOTAS, principal, _role_of(q))]
+            for key, items in status.items()
+            if isinstance(items, list)
+        }
+
+    def _teardown(self, principal: str | None, framework_id: FrameworkId) -> Response:
+        framework = self.state.frameworks.get(framework_id)
+        if framework is None:
+            return _text(400, "No framework found with specified ID")
+        if refused := self._refused(principal, Action.TEARDOWN_FRAMEWORKS, [framework.info.principal]):
+            return refused
+        self.runtime.submit(TeardownFramework(framework_id=framework_id))
+        return Response(status_code=200)
+
     def _applied(self, problem: str | None) -> Response:
         if problem is not None:
             return _text(400, problem)
@@ -214,9 +269,13 @@ class OperatorApi:
 
     # ------------------------------------------------------------ v0
 
+    def _frameworks_by_role(self, principal: str | None) -> dict[str, list[str]]:
+        """The `frameworks` of each role: only those view_frameworks lets `principal` see."""
+        return state_json.frameworks_by_role(visible_state(self.state, principal))
+
     async def roles(self, request: Request) -> Response:
-        state = self.state
-        return self._json(request, role_docs.roles_json(state.roles, state_json.frameworks_by_role(state)))
+        frameworks = self._frameworks_by_role(principal_of(request.scope))
+        return self._json(request, role_docs.roles_json(self.state.roles, frameworks))
 
     async def weights(self, request: Request) -> Response:
         if request.method == "GET":
@@ -230,15 +289,20 @@ class OperatorApi:
             weights = _weights(obj, "")
         except _DECODE_ERRORS as e:
             return _text(400, f"Failed to decode weights: {e}")
+        if refused := self._refused(principal_of(request.scope), Action.UPDATE_WEIGHTS, [*weights]):
+            return refused
         return self._applied(self.runtime.core.update_weights(weights))
 
     async def quota(self, request: Request) -> Response:
         role = request.path_params.get("role")
+        principal = principal_of(request.scope)
         if request.method == "GET":
-            return self._json(request, role_docs.quota_status_json(self.state.roles))
+            return self._json(request, self._quota_status(principal))
         if request.method == "DELETE":
             if not role:
                 return _text(400, "Expecting the role in the path: DELETE /quota/<role>")
+            if refused := self._refused(principal, Action.UPDATE_QUOTAS, [role]):
+                return refused
             if role not in self.state.roles.quotas:
                 return _text(400, f"Role '{role}' has no quota set")
             return self._applied(self.runtime.core.update_quota([QuotaConfig(role=role)], force=True))
@@ -250,7 +314,17 @@ class OperatorApi:
             force = Reader(obj).flag("force", False)
         except _DECODE_ERRORS as e:
             return _text(400, f"Failed to decode the quota request: {e}")
+        if refused := self._refused(principal, Action.UPDATE_QUOTAS, [config.role]):
+            return refused
         return self._applied(self.runtime.core.update_quota([config], force=force))
+
+    async def teardown(self, request: Request) -> Response:
+        """`POST /teardown`, form body `frameworkId=<id>` (mesos.md c.3)."""
+        form = urllib.parse.parse_qs((await request.body()).decode("utf-8", errors="replace"))
+        framework_id = next(iter(form.get("frameworkId", [])), "")
+        if not framework_id:
+            return _text(400, "Missing 'frameworkId' in the form body")
+        return self._teardown(principal_of(request.scope), FrameworkId(framework_id))
 
     # ------------------------------------------------------------ v1
 
@@ -270,26 +344,29 @@ class OperatorApi:
         try:
             r = Reader(obj)
             kind = r.text("type")
-            return self._v1_call(kind, r)
+            return self._v1_call(kind, r, principal_of(request.scope))
         except _DECODE_ERRORS as e:
             return _text(400, f"Failed to validate master::Call: {e}")
 
-    def _v1_call(self, kind: str, r: Reader) -> Response:
+    def _v1_call(self, kind: str, r: Reader, principal: str | None) -> Response:
+        if kind == "GET_FLAGS" and (refused := self._refused(principal, Action.VIEW_FLAGS, [None])):
+            return refused
+        visible = visible_state(self.state, principal) if kind in _FILTERED_QUERIES else self.state
         queries: dict[str, Callable[[], JsonObject]] = {
             "GET_HEALTH": lambda: {"healthy": True},
             "GET_VERSION": lambda: {"version_info": state_json.version_json()},
             "GET_FLAGS": self._flags,
             "GET_MASTER": self._master,
-            "GET_STATE": self._state,
+            "GET_STATE": lambda: _v1_state(visible),
             "GET_AGENTS": lambda: v1_agents(self.state),
-            "GET_FRAMEWORKS": lambda: v1_frameworks(self.state),
-            "GET_TASKS": lambda: v1_tasks(self.state),
-            "GET_EXECUTORS": lambda: v1_executors(self.state),
+            "GET_FRAMEWORKS": lambda: v1_frameworks(visible),
+            "GET_TASKS": lambda: v1_tasks(visible),
+            "GET_EXECUTORS": lambda: v1_executors(visible),
             "GET_ROLES": lambda: role_docs.v1_roles_json(
-                self.state.roles, state_json.frameworks_by_role(self.state)
+                self.state.roles, self._frameworks_by_role(principal)
             ),
             "GET_WEIGHTS": lambda: {"weight_infos": role_docs.weights_json(self.state.roles)},
-            "GET_QUOTA": lambda: {"status": role_docs.quota_status_json(self.state.roles)},
+            "GET_QUOTA": lambda: {"status": self._quota_status(principal)},
         }
         if (query := queries.get(kind)) is not None:
             document: JsonObject = {"type": kind, kind.lower(): query()}
@@ -300,19 +377,31 @@ class OperatorApi:
                 weights = _weights(
                     r.child("update_weights").array("weight_infos"), "update_weights.weight_infos"
                 )
+                if refused := self._refused(principal, Action.UPDATE_WEIGHTS, [*weights]):
+                    return refused
                 return self._applied(core.update_weights(weights))
             case "UPDATE_QUOTA":
                 body = r.child("update_quota")
-                return self._applied(core.update_quota(quota_configs(body), force=body.flag("force", False)))
+                configs = quota_configs(body)
+                if refused := self._refused(principal, Action.UPDATE_QUOTAS, [c.role for c in configs]):
+                    return refused
+                return self._applied(core.update_quota(configs, force=body.flag("force", False)))
             case "SET_QUOTA":
                 request = r.child("set_quota").child("quota_request")
                 force = request.flag("force", False)
-                return self._applied(core.update_quota([quota_request(request)], force=force))
+                config = quota_request(request)
+                if refused := self._refused(principal, Action.UPDATE_QUOTAS, [config.role]):
+                    return refused
+                return self._applied(core.update_quota([config], force=force))
             case "REMOVE_QUOTA":
                 role = r.child("remove_quota").text("role")
+                if refused := self._refused(principal, Action.UPDATE_QUOTAS, [role]):
+                    return refused
                 if role not in self.state.roles.quotas:
                     return _text(400, f"Role '{role}' has no quota set")
                 return self._applied(core.update_quota([QuotaConfig(role=role)], force=True))
+            case "TEARDOWN":
+                return self._teardown(principal, FrameworkId(r.child("teardown").value("framework_id")))
             case _:
                 return _text(501, f"Corral's operator API does not implement {kind}")
 
@@ -326,15 +415,6 @@ class OperatorApi:
             "master_info": state.master_info.to_json(),
             "start_time": state.start_time,
             "elected_time": state.start_time,
-        }
-
-    def _state(self) -> JsonObject:
-        state = self.state
-        return {
-            "get_tasks": v1_tasks(state),
-            "get_executors": v1_executors(state),
-            "get_frameworks": v1_frameworks(state),
-            "get_agents": v1_agents(state),
         }
 
 
@@ -352,5 +432,6 @@ def operator_routes(runtime: MasterRuntime) -> list[Route]:
             Route(f"{prefix}/quota/{{role:path}}", api.quota, methods=["DELETE"]),
             Route(f"{prefix}/api/v1", api.v1, methods=["POST"]),
             Route(f"{prefix}/api/v1/operator", api.v1, methods=["POST"]),
+            Route(f"{prefix}/teardown", api.teardown, methods=["POST"]),
         ]
     return routes

@@ -6,8 +6,9 @@ web UIs. Whatever it presents is checked even where its surface needs no authent
 the principal; a wrong credential is a 401 everywhere but PUBLIC routes.
 
 A 401 carries `WWW-Authenticate: Basic realm="..."` (what Mesos, Marathon and curl expect) unless the request
-says `X-Requested-With: XMLHttpRequest`: the web UIs send it so the browser shows their login form rather
-than its own dialog. Bodies are JSON `{"message": ...}` naming what is missing, never a secret.
+says `X-Requested-With: XMLHttpRequest` or accepts `text/event-stream`: the web UIs' fetches send the first
+and their EventSource streams the second, so the browser shows their login form rather than its own dialog.
+Bodies are JSON `{"message": ...}` naming what is missing, never a secret.
 
 `POST /login` (Basic credentials) answers `{"principal", "token", "expires"}` and sets the cookie
 (HttpOnly, SameSite=Strict, so no other site can make a browser use it); `POST /logout` clears it.
@@ -134,7 +135,10 @@ class AuthMiddleware:
         return verified
 
     def _unauthorized(self, message: str, headers: Headers) -> Response:
-        challenge = headers.get("x-requested-with", "").lower() != "xmlhttprequest"
+        # A UI's EventSource cannot add X-Requested-With: its Accept header marks it instead.
+        challenge = headers.get("x-requested-with", "").lower() != "xmlhttprequest" and (
+            "text/event-stream" not in headers.get("accept", "")
+        )
         extra = {"WWW-Authenticate": f'Basic realm="{self.config.realm}"'} if challenge else {}
         return JSONResponse({"message": message}, status_code=401, headers=extra)
 

@@ -37,6 +37,7 @@ FLAGS = {
     Surface.EXECUTOR: "--authenticate_http_executors",
 }
 Classifier = Callable[[str, str], Surface]  # (method, path) -> surface
+READ_METHODS = frozenset({"GET", "HEAD"})  # what a classifier may count as READONLY
 
 
 @dataclass(frozen=True, slots=True)

@@ -160,8 +160,10 @@ def start_dev(
     chronos_port: int = 0,
     marathon_port: int = 0,
     dns_port: int = 0,
+    basic_auth: tuple[str, str] | None = None,
 ) -> DevProcess:
-    """Start `corral dev` with its work dir under `base_dir`, the master on a free port, agents on any."""
+    """Start `corral dev` with its work dir under `base_dir`, the master on a free port, agents on any;
+    `basic_auth` is what its own requests present (to a dev started with `--credentials`)."""
     [master_port] = free_ports(1)
     work_dir = base_dir / "work"
     log_path = base_dir / "corral-dev.log"
@@ -193,7 +195,8 @@ def start_dev(
         proc = subprocess.Popen(
             args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=clean_env(env)
         )
-    dev = DevProcess(proc, f"{HOST}:{master_port}", work_dir, log_path, agents)
+    http = httpx.Client(timeout=5.0, trust_env=False, auth=basic_auth)
+    dev = DevProcess(proc, f"{HOST}:{master_port}", work_dir, log_path, agents, http)
     if chronos_port:
         dev.chronos = f"{HOST}:{chronos_port}"
     if marathon_port:

@@ -11,7 +11,10 @@ also hold Python modules, never served), and a request is a lookup in that snaps
 reaches the file system, so there is no traversal to guard against. Every answer carries a strong ETag and
 `Cache-Control: no-cache`: browsers revalidate each load (304 when unchanged), so a restarted daemon never
 runs yesterday's JS. The content security policy lets a page load and fetch only from its own origin:
-nothing comes from the internet.
+nothing comes from the internet; and no other page may frame a UI.
+
+The files hold no data, so a daemon that authenticates serves them to anyone (its classifier calls the
+index paths and `/ui/` PUBLIC); the pages then log in through `/login` (`assets/session.js`).
 """
 
 from __future__ import annotations
@@ -38,11 +41,18 @@ MEDIA_TYPES = {
     ".txt": "text/plain; charset=utf-8",
     ".woff2": "font/woff2",
 }
-# Inline styles are allowed (JS sets widths of bars); scripts, fetches and images only from this origin.
+# Inline styles are allowed (JS sets widths of bars); scripts, fetches and images only from this origin, no
+# inline script. No page may frame a UI (clickjacking: Marathon's UI added X-Frame-Options: DENY upstream);
+# `frame-ancestors` says it to current browsers, X-Frame-Options to older ones.
 POLICY = (
     "default-src 'self'; script-src 'self'; connect-src 'self'; img-src 'self' data:; "
-    "style-src 'self' 'unsafe-inline'; frame-ancestors 'self'; base-uri 'none'; form-action 'self'"
+    "style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": POLICY,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,12 +84,7 @@ def _is_fresh(request: Request, etag: str) -> bool:
 
 
 def file_response(request: Request, file: StaticFile) -> Response:
-    headers = {
-        "ETag": file.etag,
-        "Cache-Control": "no-cache",
-        "X-Content-Type-Options": "nosniff",
-        "Content-Security-Policy": POLICY,
-    }
+    headers = {"ETag": file.etag, "Cache-Control": "no-cache", **SECURITY_HEADERS}
     if _is_fresh(request, file.etag):
         return Response(status_code=304, headers=headers)
     return Response(file.body, media_type=file.media_type, headers=headers)

@@ -3,6 +3,7 @@ follow the leader the master names."""
 
 from __future__ import annotations
 
+import base64
 import socket
 from collections.abc import Iterator
 
@@ -12,6 +13,7 @@ import pytest
 from corral.dns.runtime import DnsConfig, DnsRuntime
 from corral.dns.server import DnsSockets
 from corral.protocol.json import JsonObject, JsonValue, dumps
+from corral.security.credentials import Credential
 
 
 def state(leader: str, task_names: list[str]) -> JsonObject:
@@ -96,3 +98,21 @@ async def test_the_leader_named_by_the_master_is_followed(sockets: DnsSockets) -
         await runtime.refresh(http)
         await runtime.refresh(http)
     assert masters.asked == ["10.0.0.5:5050", "10.0.0.6:5050", "10.0.0.6:5050", "10.0.0.5:5050"]
+
+
+async def test_a_master_that_authenticates_its_state_gets_the_credential(sockets: DnsSockets) -> None:
+    masters = FakeMasters()
+    masters.documents["10.0.0.5:5050"] = dumps(state("10.0.0.5:5050", ["web"]))
+    expected = "Basic " + base64.b64encode(b"dns:s3cret").decode()
+
+    def authenticating(request: httpx.Request) -> httpx.Response:
+        if request.headers.get("authorization") != expected:
+            return httpx.Response(401, headers={"WWW-Authenticate": 'Basic realm="mesos"'})
+        return masters(request)
+
+    for credential, served in ((None, False), (Credential("dns", "s3cret"), True)):
+        config = DnsConfig(master="10.0.0.5:5050", credential=credential)
+        runtime = DnsRuntime(config, sockets, transport=httpx.MockTransport(authenticating))
+        async with runtime.http_client() as http:
+            await runtime.refresh(http)
+        assert (runtime.table is not None) is served

@@ -31,7 +31,7 @@ def test_bad_flags_are_usage_errors_naming_the_problem(args: list[str], complain
 def test_the_stats_url_names_a_reachable_address() -> None:
     assert stats_url(Options()) == "http://127.0.0.1:9090/haproxy?stats"
     assert (
-        stats_url(Options(bind_address="10.0.0.5", stats_port=9999)) == "http://10.0.0.5:9999/haproxy?stats"
+        stats_url(Options(stats_address="10.0.0.5", stats_port=9999)) == "http://10.0.0.5:9999/haproxy?stats"
     )
 
 

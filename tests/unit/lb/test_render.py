@@ -120,6 +120,7 @@ def test_no_vhost_means_no_vhost_frontend_and_no_https_without_certificates() ->
     assert "marathon_https_in" not in text
 
 
-def test_a_wildcard_bind_address() -> None:
+def test_a_wildcard_bind_address_leaves_the_stats_page_on_its_own_loopback_address() -> None:
     text = rendered(tcp_apps(), Options())
-    assert "  bind *:9090\n" in text and "  bind *:15432\n" in text
+    assert "  bind 127.0.0.1:9090\n" in text and "  bind *:15432\n" in text
+    assert "  bind *:9090\n" in rendered(tcp_apps(), Options(stats_address="*"))

@@ -7,6 +7,7 @@ import { jobDetailPage } from "./job_detail.js";
 import { graphPage } from "./graph.js";
 import { openJobForm } from "./job_form.js";
 import { onChange, startLive } from "./store.js";
+import { startSession } from "./session.js";
 
 const router = startRouter(
   {
@@ -25,4 +26,5 @@ $("#new-job").addEventListener("click", () => openJobForm());
 onChange((names) => {
   if (router.page && router.page.update) router.page.update(names);
 });
+startSession({ label: "User" }); // the stream's snapshot on reconnect reloads everything
 startLive();

@@ -1,5 +1,6 @@
 // marathon.js: the Marathon UI's entry point: the routes, the New App button, the deployments count in the
-// navigation, and the live link to the server (store.js) that re-renders the open page on every change.
+// navigation, the live link to the server (store.js) that re-renders the open page on every change, and the
+// login form when Marathon asks for credentials (session.js).
 
 import { $, startRouter } from "./core.js";
 import { appsPage } from "./apps.js";
@@ -7,6 +8,7 @@ import { appDetailPage } from "./app_detail.js";
 import { deploymentsPage } from "./deployments.js";
 import { openAppForm } from "./app_form.js";
 import { onChange, startLive, store, touch } from "./store.js";
+import { startSession } from "./session.js";
 
 const router = startRouter(
   {
@@ -29,4 +31,5 @@ onChange(() => {
   count.hidden = store.deployments.length === 0;
   router.refresh();
 });
+startSession({ label: "User", onLogin: () => touch(null) });
 startLive();

@@ -13,6 +13,7 @@ import {
   sandboxRoute,
 } from "/ui/pages.js";
 import { rolesPage, offersPage, leaderPage } from "/ui/allocation.js";
+import { startSession } from "/ui/session.js";
 
 const router = startRouter(
   {
@@ -53,6 +54,7 @@ async function load() {
 }
 
 const refetch = coalesce(load, 500);
+startSession({ onLogin: refetch });
 follow("/master/events", {
   events: {
     state: ({ version }) => {

@@ -3,15 +3,22 @@
 //
 // Fetching
 //   getJSON(url, init?) -> Promise<any>            GET; throws HttpError on non-2xx or network failure
-//   sendJSON(method, url, body?) -> Promise<any>   JSON body; resolves to the parsed answer (null if empty)
+//   sendJSON(method, url, body?, headers?) -> Promise<any>
+//                                                  JSON body; resolves to the answer (null if empty)
 //   class HttpError { status, message, body }      message taken from {message}, {error} or the text body;
 //       status 0: no answer; with init {redirect: "manual"} a redirect throws status 307 (fetch hides which)
 //   showError(errOrText) / clearError()            the banner under the top bar (#error, created if absent)
+//   Every request sends the login cookie (credentials "same-origin") and X-Requested-With: XMLHttpRequest, so
+//   a daemon's 401 carries no Basic challenge and the browser opens no password dialog of its own.
+//   onUnauthorized(fn(message))                    fn runs on every 401 (session.js opens its login form)
 // Live updates
 //   follow(url, {events: {name: fn(data, ev)}, onOpen?, onStatus?}) -> {close()}
 //       EventSource with reconnect (1 s doubling to 15 s); `data` is parsed JSON when it parses, else text.
 //       onOpen runs on every (re)connect: refetch then, since events may have been missed while down.
 //       onStatus("connecting" | "live" | "down"); by default showLive, which sets data-status and text of #live.
+//       EventSource hides why a stream was refused: after a failed connect one fetch asks, and on a 401 the
+//       stream holds (no retries) until resumeStreams().
+//   holdStreams() / resumeStreams()                close every stream until resumed (log out, log in)
 //   coalesce(fn, minMs) -> trigger()                runs async fn at most once per minMs, never two at a time,
 //       and once more after a run if triggered during it (SSE burst -> one refetch)
 // DOM
@@ -61,10 +68,18 @@ function errorMessage(status, text) {
   }
 }
 
+const AJAX = { "X-Requested-With": "XMLHttpRequest" };
+let unauthorized = () => {};
+
+export function onUnauthorized(fn) {
+  unauthorized = fn;
+}
+
 async function request(url, init) {
   let response;
   try {
-    response = await fetch(url, init);
+    const headers = { ...AJAX, ...init.headers };
+    response = await fetch(url, { credentials: "same-origin", ...init, headers });
   } catch (e) {
     throw new HttpError(0, `${url}: ${e.message || "network error"}`, null);
   }
@@ -72,6 +87,7 @@ async function request(url, init) {
   const text = await response.text();
   if (!response.ok) {
     const [message, body] = errorMessage(response.status, text);
+    if (response.status === 401) unauthorized(message);
     throw new HttpError(response.status, `${url}: ${message}`, body);
   }
   return text ? JSON.parse(text) : null;
@@ -81,8 +97,8 @@ export function getJSON(url, init = {}) {
   return request(url, { ...init, headers: { Accept: "application/json", ...(init.headers || {}) } });
 }
 
-export function sendJSON(method, url, body) {
-  const init = { method, headers: { Accept: "application/json" } };
+export function sendJSON(method, url, body, headers = {}) {
+  const init = { method, headers: { Accept: "application/json", ...headers } };
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
@@ -102,6 +118,7 @@ function errorBanner() {
 }
 
 export function showError(err) {
+  if (err instanceof HttpError && err.status === 401) return; // the login form says it
   const banner = errorBanner();
   banner.textContent = err instanceof Error ? err.message : String(err);
   banner.hidden = false;
@@ -121,15 +138,49 @@ export function showLive(status) {
   el.textContent = { live: "live", connecting: "connecting", down: "disconnected" }[status];
 }
 
+const streams = new Set(); // every open follow(): {hold(), resume()}
+
+export function holdStreams() {
+  for (const stream of streams) stream.hold();
+}
+
+export function resumeStreams() {
+  for (const stream of streams) stream.resume();
+}
+
+// The 401 message for `url`, or null if it is not refused with 401. Asked with fetch, which sees the status
+// EventSource hides; the body of an accepted stream is not read, and a silent server is given up on in 5 s.
+async function refusal(url) {
+  const abort = new AbortController();
+  const timeout = setTimeout(() => abort.abort(), 5000);
+  try {
+    const response = await fetch(url, {
+      headers: { ...AJAX, Accept: "text/event-stream" },
+      credentials: "same-origin",
+      signal: abort.signal,
+    });
+    if (response.status !== 401) return null;
+    return errorMessage(401, await response.text())[0];
+  } catch {
+    return null; // no answer: the reconnect finds out
+  } finally {
+    clearTimeout(timeout);
+    abort.abort();
+  }
+}
+
 export function follow(url, { events = {}, onOpen = () => {}, onStatus = showLive } = {}) {
   let source = null;
   let timer = null;
   let delay = 1000;
   let closed = false;
+  let held = false;
 
   function connect() {
+    timer = null;
+    if (closed || held) return;
     onStatus("connecting");
-    source = new EventSource(url);
+    source = new EventSource(url); // same origin: it carries the login cookie
     source.onopen = () => {
       delay = 1000;
       onStatus("live");
@@ -142,10 +193,7 @@ export function follow(url, { events = {}, onOpen = () => {}, onStatus = showLiv
         return;
       }
       onStatus("down");
-      if (!closed) {
-        timer = setTimeout(connect, delay);
-        delay = Math.min(delay * 2, 15000);
-      }
+      retry();
     };
     for (const [name, handler] of Object.entries(events)) {
       source.addEventListener(name, (ev) => {
@@ -160,12 +208,46 @@ export function follow(url, { events = {}, onOpen = () => {}, onStatus = showLiv
     }
   }
 
+  async function retry() {
+    const message = await refusal(url);
+    if (message !== null) {
+      held = true;
+      unauthorized(message);
+    }
+    if (closed || held || timer !== null) return;
+    timer = setTimeout(connect, delay);
+    delay = Math.min(delay * 2, 15000);
+  }
+
+  function stop() {
+    clearTimeout(timer);
+    timer = null;
+    if (source) source.close();
+    source = null;
+  }
+
+  const stream = {
+    hold() {
+      if (held) return;
+      held = true;
+      stop();
+      onStatus("down");
+    },
+    resume() {
+      if (!held) return;
+      held = false;
+      delay = 1000;
+      stop();
+      connect();
+    },
+  };
+  streams.add(stream);
   connect();
   return {
     close() {
       closed = true;
-      clearTimeout(timer);
-      if (source) source.close();
+      streams.delete(stream);
+      stop();
     },
   };
 }
