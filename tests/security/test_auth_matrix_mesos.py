@@ -366,8 +366,10 @@ def _route_probe(daemon: str, method: str, path: str, running: Running) -> Probe
     """A route with a sample that reaches its ACL: a real sandbox for `/files/*`, the running framework for
     teardown, a well-formed quota request; the matrix's defaults otherwise."""
     writes = method in ("PUT", "POST", "DELETE")
-    refused = path.endswith(REFUSED_READS) or (
-        writes and (path.endswith(REFUSED_WRITES) or "/quota/" in path)
+    refused = (
+        path.endswith(REFUSED_READS)
+        or (writes and (path.endswith(REFUSED_WRITES) or "/quota/" in path))
+        or (method == "POST" and path.endswith("/api/v1/agent"))  # register_agents
     )
     sample = default_sample(method, path)
     if path.startswith("/files/") and not path.startswith("/files/debug"):

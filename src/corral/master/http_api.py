@@ -271,6 +271,10 @@ class MasterApi:
     async def agent(self, request: Request) -> Response:
         if request.method != "POST":
             return Response(status_code=405, headers={"Allow": "POST"})
+        # Every message of the agent API speaks for an agent: only principals allowed to register agents send
+        # them (upstream checks REGISTER and REREGISTER; the calls that follow are no less an agent's).
+        if denied := self._forbidden(request, Action.REGISTER_AGENTS, None):
+            return denied
         if request.headers.get("content-type") != JSON:
             return _text(415, f"Expecting 'Content-Type' of {JSON}")
         obj = _decode_body(await request.body())

@@ -278,7 +278,7 @@ class OperatorApi:
         return self._json(request, role_docs.roles_json(self.state.roles, frameworks))
 
     async def weights(self, request: Request) -> Response:
-        if request.method == "GET":
+        if request.method in ("GET", "HEAD"):
             return self._json(request, role_docs.weights_json(self.state.roles))
         obj = await self._body(request)
         if isinstance(obj, Response):
@@ -296,7 +296,7 @@ class OperatorApi:
     async def quota(self, request: Request) -> Response:
         role = request.path_params.get("role")
         principal = principal_of(request.scope)
-        if request.method == "GET":
+        if request.method in ("GET", "HEAD"):
             return self._json(request, self._quota_status(principal))
         if request.method == "DELETE":
             if not role:

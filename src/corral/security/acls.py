@@ -3,7 +3,7 @@
 `--acls` is a JSON object: an optional `permissive` flag and, per action, a list of rules
 `{"principals": ENTITY, "<object>": ENTITY}`, where an ENTITY is `{"values": ["a", "b"]}` or
 `{"type": "ANY"}` / `{"type": "NONE"}`. The object field is named per action (`ACTIONS`): `roles`,
-`users`, `framework_principals`, `paths` or `flags`.
+`users`, `framework_principals`, `paths`, `flags` or `agents`.
 
 Rule 1 (first match): an action's rules are tried in order; the first rule whose principals and object
 both *match* the request decides, and allows it only if both also *allow* it. A request without a principal
@@ -46,6 +46,7 @@ class Action(StrEnum):
     UPDATE_WEIGHTS = "update_weights"  # operator -> role
     UPDATE_QUOTAS = "update_quotas"  # operator -> role
     GET_QUOTAS = "get_quotas"  # operator -> role
+    REGISTER_AGENTS = "register_agents"  # agent principal -> (ANY or NONE)
 
 
 # The name of each action's object field, as upstream's `acls.proto` spells it.
@@ -62,9 +63,10 @@ ACTIONS: Mapping[Action, str] = {
     Action.UPDATE_WEIGHTS: "roles",
     Action.UPDATE_QUOTAS: "roles",
     Action.GET_QUOTAS: "roles",
+    Action.REGISTER_AGENTS: "agents",
 }
 _ROLE_ACTIONS = frozenset(a for a, name in ACTIONS.items() if name == "roles")
-_TYPE_ONLY = frozenset({Action.VIEW_FLAGS})  # objects that can only be ANY or NONE
+_TYPE_ONLY = frozenset({Action.VIEW_FLAGS, Action.REGISTER_AGENTS})  # objects that can only be ANY or NONE
 
 # The endpoints `get_endpoints` guards (upstream's AUTHORIZABLE_ENDPOINTS; Corral serves the last four).
 AUTHORIZABLE_ENDPOINTS = frozenset(

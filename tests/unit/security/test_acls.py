@@ -335,3 +335,14 @@ def test_a_task_runs_as_its_commands_user_else_its_executors_else_the_frameworks
 )
 def test_endpoint_paths_are_upstreams_authorizable_ones(path: str, endpoint: str | None) -> None:
     assert endpoint_path(path) == endpoint
+
+
+def test_register_agents_takes_only_any_or_none_and_denies_unlisted_principals() -> None:
+    authorizer = Authorizer(
+        parse_acls('{"register_agents": [{"principals": {"values": ["agent"]}, "agents": {"type": "ANY"}}]}')
+    )
+    assert authorizer.allowed(Action.REGISTER_AGENTS, "agent", None)
+    assert not authorizer.allowed(Action.REGISTER_AGENTS, "viewer", None)
+    assert not authorizer.allowed(Action.REGISTER_AGENTS, None, None)
+    with pytest.raises(DecodeError, match=r"register_agents\[0\].agents"):
+        parse_acls('{"register_agents": [{"principals": {"type": "ANY"}, "agents": {"values": ["a"]}}]}')
