@@ -9,8 +9,6 @@ import asyncio
 import contextlib
 import getpass
 import os
-import signal
-import socket
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -20,6 +18,8 @@ from typing import TypeVar
 import httpx
 import pytest
 from starlette.types import ASGIApp
+from support.agent_teardown import stop_agent
+from support.serving import serving
 
 from corral.agent import surfaces as agent_surfaces
 from corral.agent.config import AgentConfig
@@ -30,7 +30,7 @@ from corral.master import surfaces as master_surfaces
 from corral.master.config import MasterConfig
 from corral.master.runtime import MasterRuntime
 from corral.net.agent_link import LocalMasterLink
-from corral.net.serve import make_socket, serve
+from corral.net.serve import make_socket
 from corral.protocol import recordio
 from corral.protocol.json import JsonObject, dumps, loads
 from corral.protocol.mesos import CommandInfo, FrameworkInfo, TaskInfo, TaskStatus
@@ -100,25 +100,6 @@ def authenticated(app: ASGIApp, classify: Classifier, surfaces: set[Surface]) ->
     return AuthMiddleware(app, config)
 
 
-@contextlib.asynccontextmanager
-async def serving(app: ASGIApp, sock: socket.socket) -> AsyncIterator[str]:
-    host, port = sock.getsockname()[:2]
-    task = asyncio.create_task(serve(app, sock))
-    url = f"http://{host}:{port}"
-    try:
-        async with httpx.AsyncClient() as probe, asyncio.timeout(DEADLINE):
-            while True:
-                with contextlib.suppress(httpx.TransportError):
-                    await probe.get(f"{url}/health")
-                    break
-                await asyncio.sleep(0.02)
-        yield url
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
 @dataclass
 class Cluster:
     master: MasterRuntime
@@ -165,21 +146,13 @@ async def cluster(tmp_path: Path, *, secured_agent: bool, switch_user: bool = Tr
     loops = [asyncio.create_task(master.run()), asyncio.create_task(agent.run())]
     try:
         async with (
-            serving(master_app, master_sock) as master_url,
-            serving(agent_app, agent_sock) as agent_url,
+            serving(master_app, master_sock, deadline=DEADLINE) as master_port,
+            serving(agent_app, agent_sock, deadline=DEADLINE) as agent_port,
         ):
             await wait_for(lambda: agent.agent_id is not None)
-            yield Cluster(master, agent, master_url, agent_url)
+            yield Cluster(master, agent, f"http://127.0.0.1:{master_port}", f"http://127.0.0.1:{agent_port}")
     finally:
-        pids = [e.pid for e in agent.core.state.executors() if e.pid is not None]
-        for loop in loops:
-            loop.cancel()
-        for loop in loops:
-            with contextlib.suppress(asyncio.CancelledError):
-                await loop
-        for pid in pids:  # an agent leaves its tasks running when it stops; the test must not
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(pid, signal.SIGKILL)
+        await stop_agent(agent, loops)
 
 
 async def wait_for(predicate: Callable[[], bool]) -> None:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
-import os
-import signal
 import sys
 import tarfile
 import time
@@ -20,6 +18,7 @@ import pytest
 from starlette.applications import Starlette
 from starlette.responses import FileResponse
 from starlette.routing import Route
+from support.agent_teardown import stop_agent
 
 from corral.agent.config import AgentConfig
 from corral.agent.runtime import AgentRuntime
@@ -161,17 +160,7 @@ async def agent(tmp_path: Path) -> AsyncIterator[Agent]:
             await wait_for(lambda: runtime.agent_id == AGENT)
             yield Agent(runtime, master, http)
         finally:
-            pids = [e.pid for e in runtime.core.state.executors() if e.pid is not None]
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            for pid in pids:  # the agent leaves its tasks running when it stops; the test must not
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(pid, signal.SIGKILL)
-                with contextlib.suppress(ChildProcessError):
-                    await asyncio.to_thread(os.waitpid, pid, 0)
+            await stop_agent(runtime, tasks)
 
 
 def framework(*capabilities: str) -> FrameworkInfo:

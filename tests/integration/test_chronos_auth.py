@@ -18,17 +18,16 @@ import pytest
 from support.framework_auth import (
     MESOS_SECRET,
     PASSWORD,
-    RESOURCES,
     USER,
     assert_no_secret,
     basic,
-    recording_master,
-    start_framework,
+    dev_master,
+    presenting_secret,
+    running_framework,
 )
-from support.marathon_dev import stopping
 
 from corral.testing.daemons import Daemon
-from corral.testing.procs import DevProcess, start_dev, wait_for
+from corral.testing.procs import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -37,24 +36,10 @@ FAR_FUTURE = "R/2099-01-01T00:00:00Z/PT1H"
 
 
 @pytest.fixture(scope="module")
-def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("chronos-auth")
-
-
-@pytest.fixture(scope="module")
-def dev(root: Path) -> Iterator[DevProcess]:
-    with stopping(start_dev(root, resources=RESOURCES, extra_args=["--no_lb", "--no_dns"])) as process:
-        yield process
-
-
-@pytest.fixture(scope="module")
-def daemon(dev: DevProcess, root: Path) -> Iterator[Daemon]:
-    started = start_framework("chronos", FRAMEWORK, dev.master, root)
-    try:
+def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
+    root = tmp_path_factory.mktemp("chronos-auth")
+    with dev_master(root) as dev, running_framework("chronos", FRAMEWORK, dev.master, root) as started:
         yield started
-    finally:
-        assert started.stop() == 0, started.log_tail()
-        assert_no_secret(started.log_path.read_text(), "chronos's log")
 
 
 def job(name: str, command: str = "true") -> dict[str, Any]:
@@ -101,21 +86,7 @@ def test_only_ping_and_the_ui_answer_without_credentials(daemon: Daemon) -> None
 
 
 def test_the_framework_presents_its_principal_and_secret_to_the_master(tmp_path: Path) -> None:
-    secret_file = tmp_path / "secret"
-    secret_file.write_text(MESOS_SECRET + "\n")
     principal = "chronos-principal"
-    flags = [
-        "--mesos_authentication_principal",
-        principal,
-        "--mesos_authentication_secret_file",
-        str(secret_file),
-    ]
-    with recording_master() as master:
-        started = start_framework("chronos", principal, master.address, tmp_path, *flags)
-        try:
-            [first, *_] = wait_for(lambda: master.subscriptions, timeout=15, what="a SUBSCRIBE")
-        finally:
-            assert started.stop() == 0, started.log_tail()
-    assert first.authorization == basic(principal, MESOS_SECRET)["Authorization"]
-    assert first.framework_info["principal"] == principal
-    assert_no_secret(started.log_path.read_text(), "chronos's log")
+    with presenting_secret("chronos", principal, tmp_path, secret_file=MESOS_SECRET + "\n") as (_, first):
+        assert first.authorization == basic(principal, MESOS_SECRET)["Authorization"]
+        assert first.framework_info["principal"] == principal

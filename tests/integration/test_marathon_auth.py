@@ -22,15 +22,15 @@ from support.framework_auth import (
     USER,
     assert_no_secret,
     basic,
-    recording_master,
-    start_framework,
+    dev_master,
+    presenting_secret,
+    running_framework,
 )
 from support.marathon_client import MarathonApp, MarathonClient
-from support.marathon_dev import stopping
 
 from corral.lb.haproxy import find_binary
 from corral.testing.daemons import Daemon, start_daemon
-from corral.testing.procs import HOST, DevProcess, free_ports, start_dev, wait_for
+from corral.testing.procs import HOST, DevProcess, free_ports, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -46,19 +46,14 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def dev(root: Path) -> Iterator[DevProcess]:
     ports = ",".join(f"{p}-{p}" for p in sorted(free_ports(4)))
-    resources = f"cpus:8;mem:8192;disk:10000;ports:[{ports}]"
-    with stopping(start_dev(root, resources=resources, extra_args=["--no_lb", "--no_dns"])) as process:
+    with dev_master(root, f"cpus:8;mem:8192;disk:10000;ports:[{ports}]") as process:
         yield process
 
 
 @pytest.fixture(scope="module")
 def marathon(dev: DevProcess, root: Path) -> Iterator[Daemon]:
-    daemon = start_framework("marathon", FRAMEWORK, dev.master, root)
-    try:
+    with running_framework("marathon", FRAMEWORK, dev.master, root) as daemon:
         yield daemon
-    finally:
-        assert daemon.stop() == 0, daemon.log_tail()
-        assert_no_secret(daemon.log_path.read_text(), "marathon's log")
 
 
 @pytest.fixture
@@ -135,24 +130,13 @@ def test_a_login_gives_a_token_and_a_cookie_that_stand_for_the_password(marathon
 
 
 def test_the_framework_presents_its_principal_and_secret_to_the_master(tmp_path: Path) -> None:
-    secret_file = tmp_path / "secret"
-    secret_file.write_text(MESOS_SECRET)
     principal = "marathon-principal"
-    flags = ["--mesos_authentication", "--mesos_authentication_principal", principal]
-    flags += ["--mesos_authentication_secret_file", str(secret_file)]
-    with recording_master() as master:
-        daemon = start_framework("marathon", principal, master.address, tmp_path, *flags)
-        try:
-            [first, *_] = wait_for(lambda: master.subscriptions, timeout=15, what="a SUBSCRIBE")
-            info = daemon.get("/v2/info")
-            assert info.status_code == 401
-            info = httpx.get(f"{daemon.url}/v2/info", headers=basic(), timeout=5, trust_env=False)
-        finally:
-            assert daemon.stop() == 0, daemon.log_tail()
-    assert first.authorization == basic(principal, MESOS_SECRET)["Authorization"]
-    assert first.framework_info["principal"] == principal
+    with presenting_secret("marathon", principal, tmp_path, "--mesos_authentication") as (daemon, first):
+        assert first.authorization == basic(principal, MESOS_SECRET)["Authorization"]
+        assert first.framework_info["principal"] == principal
+        assert daemon.get("/v2/info").status_code == 401
+        info = httpx.get(f"{daemon.url}/v2/info", headers=basic(), timeout=5, trust_env=False)
     assert_no_secret(info.text, "/v2/info")
-    assert_no_secret(daemon.log_path.read_text(), "marathon's log")
 
 
 # ------------------------------------------------------------------ corral lb against it

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp
+from support.serving import serving
 
 from corral.core.errors import DecodeError
 from corral.core.ids import AgentId, FrameworkId, TaskId
@@ -29,7 +28,7 @@ from corral.core.task_state import TaskState
 from corral.master.config import MasterConfig
 from corral.master.runtime import MasterRuntime
 from corral.net.agent_link import LocalMasterLink
-from corral.net.serve import make_socket, serve
+from corral.net.serve import make_socket
 from corral.protocol import recordio
 from corral.protocol.agent import (
     AcknowledgeUpdate,
@@ -82,33 +81,18 @@ class Master:
     client: httpx.AsyncClient
 
 
-@contextlib.asynccontextmanager
-async def serving(app: ASGIApp, sock: socket.socket) -> AsyncIterator[str]:
-    host, port = sock.getsockname()[:2]
-    task = asyncio.create_task(serve(app, sock))
-    url = f"http://{host}:{port}"
-    try:
-        async with httpx.AsyncClient() as probe, asyncio.timeout(10):
-            while True:
-                with contextlib.suppress(httpx.TransportError):
-                    await probe.get(f"{url}/health")
-                    break
-                await asyncio.sleep(0.02)
-        yield url
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
 @pytest.fixture
 async def master() -> AsyncIterator[Master]:
     sock = make_socket("127.0.0.1", 0)
     config = MasterConfig(ip="127.0.0.1", port=sock.getsockname()[1], allocation_interval=0.05)
     runtime = MasterRuntime(config, master_id="M")
+    url = f"http://127.0.0.1:{config.port}"
     ticker = asyncio.create_task(runtime.run())
     try:
-        async with serving(runtime.app, sock) as url, httpx.AsyncClient(base_url=url, timeout=10) as client:
+        async with (
+            serving(runtime.app, sock, deadline=10),
+            httpx.AsyncClient(base_url=url, timeout=10) as client,
+        ):
             yield Master(runtime=runtime, url=url, client=client)
     finally:
         ticker.cancel()
@@ -449,7 +433,7 @@ async def test_files_are_proxied_to_the_agent_owning_the_path(master: Master) ->
 
     agent_app = Starlette(routes=[Route("/files/browse", browse)])
     sock = make_socket("127.0.0.1", 0)
-    async with serving(agent_app, sock), fake_agent(master, port=sock.getsockname()[1]) as agent:
+    async with serving(agent_app, sock, deadline=10), fake_agent(master, port=sock.getsockname()[1]) as agent:
         sandbox = f"/work/slaves/{agent.agent_id}/frameworks/F/executors/E/runs/latest"
         response = await master.client.get("/files/browse", params={"path": sandbox})
         assert response.status_code == 200 and response.json()[0]["path"] == sandbox + "/stdout"

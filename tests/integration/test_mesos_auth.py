@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import base64
-import getpass
 import sys
 import time
 import uuid
@@ -29,8 +28,7 @@ from corral.testing.procs import json_list, wait_for
 from corral.testing.secure_mesos import SecuredMesos, secured_mesos
 
 pytest.importorskip("pymesos")
-from pymesos import MesosSchedulerDriver
-from support.schedulers import RecordingScheduler, command_task, resources
+from support.schedulers import RecordingScheduler, command_task, resources, running_driver
 
 pytestmark = pytest.mark.integration
 
@@ -54,23 +52,9 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecuredMesos]:
 def framework(cluster: SecuredMesos) -> Iterator[tuple[RecordingScheduler, Any]]:
     """A pymesos scheduler authenticated as principal `framework`."""
     scheduler = RecordingScheduler()
-    info = {"user": getpass.getuser(), "name": "pymesos-auth", "hostname": "localhost", "failover_timeout": 0}
     credential = cluster.credentials["framework"]
-    driver = MesosSchedulerDriver(
-        scheduler,
-        info,
-        cluster.master.address,
-        use_addict=True,
-        principal=credential.principal,
-        secret=credential.secret,
-    )
-    driver.start()
-    try:
-        scheduler.wait_registered()
+    with running_driver(scheduler, cluster.master.address, "pymesos-auth", credential) as driver:
         yield scheduler, driver
-    finally:
-        driver.stop()
-        driver.join()
 
 
 def subscribe(framework_info: JsonObject) -> bytes:

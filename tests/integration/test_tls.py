@@ -5,17 +5,17 @@ required) a client without a certificate are not; a client that never finishes i
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ssl
-from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 
 import httpx
 import pytest
 from starlette.types import Receive, Scope, Send
+from support.serving import serving
 
-from corral.net.serve import Limits, make_socket, serve
+from corral.net.serve import Limits, make_socket
 from corral.net.tls import TlsConfig, load_tls
-from corral.testing.certs import Pki, make_pki
+from corral.testing.certs import Pki, pki_fixture
 
 pytestmark = pytest.mark.integration
 
@@ -23,14 +23,8 @@ HOST = "127.0.0.1"
 DEADLINE = 30.0
 
 
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    return make_pki(tmp_path_factory.mktemp("pki"))
-
-
-@pytest.fixture(scope="module")
-def other(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    return make_pki(tmp_path_factory.mktemp("other"), name="other")
+pki = pki_fixture()
+other = pki_fixture("other")
 
 
 async def hello(scope: Scope, receive: Receive, send: Send) -> None:
@@ -41,24 +35,10 @@ async def hello(scope: Scope, receive: Receive, send: Send) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-@contextlib.asynccontextmanager
-async def served(tls: TlsConfig, limits: Limits | None = None) -> AsyncIterator[int]:
+def served(tls: TlsConfig, limits: Limits | None = None) -> AbstractAsyncContextManager[int]:
+    """`hello` served with `tls` on a free loopback port, in this event loop."""
     sock = make_socket(HOST, 0)
-    port: int = sock.getsockname()[1]
-    task = asyncio.create_task(serve(hello, sock, name="hello", limits=limits, tls=tls.server))
-    try:
-        async with asyncio.timeout(DEADLINE):
-            while True:
-                with contextlib.suppress(OSError):
-                    _, writer = await asyncio.open_connection(HOST, port)
-                    writer.close()
-                    break
-                await asyncio.sleep(0.02)
-        yield port
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    return serving(hello, sock, deadline=DEADLINE, name="hello", limits=limits, tls=tls.server)
 
 
 async def get(url: str, verify: ssl.SSLContext | bool) -> httpx.Response:

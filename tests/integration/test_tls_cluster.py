@@ -28,7 +28,7 @@ from corral.lb.haproxy import find_binary
 from corral.net.client import ENV_CA, ENV_CERT, ENV_KEY
 from corral.net.tls import load_tls
 from corral.protocol.json import dumps
-from corral.testing.certs import Pki, make_pki
+from corral.testing.certs import Pki, pki_fixture
 from corral.testing.daemons import Daemon, start_daemon
 from corral.testing.procs import clean_env, corral_command, free_ports, wait_for
 
@@ -38,14 +38,8 @@ HOST = "127.0.0.1"
 JSON = {"Content-Type": "application/json"}
 
 
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    return make_pki(tmp_path_factory.mktemp("pki"))
-
-
-@pytest.fixture(scope="module")
-def other(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    return make_pki(tmp_path_factory.mktemp("other"), name="other")
+pki = pki_fixture()
+other = pki_fixture("other")
 
 
 def tls_args(pki: Pki, *, require: bool = False) -> list[str]:

@@ -11,15 +11,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import httpx
 import pytest
 from starlette.types import Receive, Scope, Send
 from support.marathon_dev import marathon_http, stopping
+from support.serving import serving
 
-from corral.net.serve import KiB, Limits, MiB, make_socket, serve
+from corral.net.serve import KiB, Limits, MiB, make_socket
 from corral.protocol.json import dumps, loads_object
 from corral.testing.procs import DevProcess, free_ports, start_dev
 
@@ -45,25 +46,9 @@ async def echo(scope: Scope, receive: Receive, send: Send) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-@contextlib.asynccontextmanager
-async def served(limits: Limits) -> AsyncIterator[int]:
+def served(limits: Limits) -> contextlib.AbstractAsyncContextManager[int]:
     """`echo` served within `limits` on a free loopback port, in this event loop."""
-    sock = make_socket(HOST, 0)
-    port: int = sock.getsockname()[1]
-    task = asyncio.create_task(serve(echo, sock, name="echo", limits=limits))
-    try:
-        async with asyncio.timeout(DEADLINE):
-            while True:
-                with contextlib.suppress(OSError):
-                    _, writer = await asyncio.open_connection(HOST, port)
-                    writer.close()
-                    break
-                await asyncio.sleep(0.02)
-        yield port
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    return serving(echo, make_socket(HOST, 0), deadline=DEADLINE, name="echo", limits=limits)
 
 
 async def exchange(port: int, raw: bytes) -> bytes:

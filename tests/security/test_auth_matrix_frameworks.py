@@ -31,14 +31,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 from starlette.routing import Route
-from support.framework_auth import (
-    PASSWORD,
-    RESOURCES,
-    assert_no_secret,
-    basic,
-    start_framework,
-)
-from support.marathon_dev import stopping
+from support.framework_auth import PASSWORD, assert_no_secret, basic, dev_master, running_framework
 
 from corral.chronos.runtime import ChronosConfig, ChronosRuntime
 from corral.coord.local import SqliteStore
@@ -46,7 +39,7 @@ from corral.marathon.runtime import MarathonConfig
 from corral.marathon.service import MarathonService
 from corral.protocol.json import JsonValue
 from corral.testing.daemons import Daemon
-from corral.testing.procs import DevProcess, start_dev
+from corral.testing.procs import DevProcess
 
 pytestmark = pytest.mark.integration
 
@@ -171,18 +164,15 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def dev(root: Path) -> Iterator[DevProcess]:
-    with stopping(start_dev(root, resources=RESOURCES, extra_args=["--no_lb", "--no_dns"])) as process:
+    with dev_master(root) as process:
         yield process
 
 
 @pytest.fixture
 def framework(dev: DevProcess, root: Path, request: pytest.FixtureRequest) -> Iterator[Daemon]:
     command: str = request.param
-    daemon = start_framework(command, f"{command}-matrix", dev.master, root)
-    try:
+    with running_framework(command, f"{command}-matrix", dev.master, root) as daemon:
         yield daemon
-    finally:
-        assert daemon.stop() == 0, daemon.log_tail()
 
 
 # ------------------------------------------------------------------ Marathon

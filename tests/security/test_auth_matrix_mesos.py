@@ -21,7 +21,6 @@ updates) must be a 403, and the operator's view of both daemons is the same befo
 from __future__ import annotations
 
 import base64
-import getpass
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
@@ -320,31 +319,17 @@ def _task_sandbox(cluster: SecuredMesos, task_id: str) -> str:
 @pytest.fixture(scope="module")
 def running(cluster: SecuredMesos) -> Iterator[Running]:
     """A pymesos framework authenticated as `framework`, with one task running; killed on the way out."""
-    pymesos = pytest.importorskip("pymesos")  # only the viewer's rows need it
-    from support.schedulers import RecordingScheduler, command_task
+    pytest.importorskip("pymesos")  # only the viewer's rows need it
+    from support.schedulers import RecordingScheduler, command_task, running_driver
 
     scheduler = RecordingScheduler()
     credential = cluster.credentials["framework"]
-    info = {"user": getpass.getuser(), "name": "acl-matrix", "hostname": "localhost", "failover_timeout": 0}
-    driver = pymesos.MesosSchedulerDriver(
-        scheduler,
-        info,
-        cluster.master.address,
-        use_addict=True,
-        principal=credential.principal,
-        secret=credential.secret,
-    )
-    driver.start()
-    try:
-        scheduler.wait_registered()
+    with running_driver(scheduler, cluster.master.address, "acl-matrix", credential) as driver:
         scheduler.launch(driver, command_task(TASK, "sleep 600"))
         scheduler.wait_state(TASK, "TASK_RUNNING")
         yield Running(scheduler.framework_id, TASK, _task_sandbox(cluster, TASK))
         driver.killTask({"value": TASK})
         scheduler.wait_state(TASK, "TASK_KILLED")
-    finally:
-        driver.stop()
-        driver.join()
 
 
 @dataclass(frozen=True)

@@ -20,20 +20,17 @@ from corral.chronos.scheduler import SchedulerConfig
 from corral.cli.dev_plan import DevPlan
 from corral.cli.flags import CHRONOS_CONFIG, MASTER, daemon_command, flag, log_level_flag, setup_logging
 from corral.cli.framework_auth_flags import (
-    authenticated,
-    http_auth_config,
-    http_auth_flags,
-    mesos_auth_flags,
+    Ensemble,
+    api_auth,
+    framework_auth_flags,
     mesos_credential,
-    secured,
+    serve_framework,
 )
 from corral.cli.runner import (
     Service,
     bind_daemon,
     bound_port,
-    elected_service,
     make_dirs,
-    serve_all,
     start_daemon,
 )
 from corral.cli.tls_flags import max_request_bytes_flag, tls_flags
@@ -133,8 +130,7 @@ def _zk_hosts(ctx: click.Context, param: click.Parameter, value: str | None) -> 
 @_chronos_flag(
     "zk_timeout", type=click.IntRange(1), default=10000, help="ZooKeeper session timeout in milliseconds."
 )
-@http_auth_flags("CHRONOS")
-@mesos_auth_flags("CHRONOS", switch=False)
+@framework_auth_flags("CHRONOS", switch=False)
 @tls_flags(env_prefix="CHRONOS")
 @max_request_bytes_flag(DEFAULT_MAX_BODY, env_prefix="CHRONOS")
 @log_level_flag()
@@ -161,9 +157,7 @@ def chronos(
 ) -> int:
     """Run Chronos: scheduled and dependent jobs on the master's offers, with Chronos's REST API."""
     setup_logging(log_level)
-    auth = secured(
-        "Chronos API", http_address, http_auth_config(http_credentials, http_realm), insecure=insecure
-    )
+    auth = api_auth("Chronos API", http_address, http_credentials, http_realm, insecure=insecure)
     credential = mesos_credential(
         mesos_authentication_principal,
         mesos_authentication_secret_file,
@@ -192,23 +186,12 @@ def chronos(
 
     async def main() -> None:
         if zk is None:
-            served = chronos_service(config, sock, credential=credential, limits=limits)
-            await serve_all([authenticated(served, auth)])
+            await serve_framework(chronos_service(config, sock, credential=credential, limits=limits), auth)
             return
         async with ZooKeeper(zk, session_timeout=zk_timeout / 1000) as session:
             runtime = ChronosRuntime(config, session.store(zk.path), credential=credential)
-            advertised = f"{config.hostname}:{config.http_port}"
-            elected = elected_service(
-                "chronos",
-                runtime.app,
-                sock,
-                runtime.run,
-                session=session,
-                url=zk,
-                advertised=advertised,
-                limits=limits,
-                tls=tls,
-            )
-            await serve_all([authenticated(elected, auth)])
+            served = Service("chronos", runtime.app, sock, runtime.run, limits=limits, tls=tls)
+            ensemble = Ensemble(session, zk, f"{config.hostname}:{config.http_port}")
+            await serve_framework(served, auth, ensemble)
 
     return start_daemon(main)

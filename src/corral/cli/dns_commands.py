@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from corral.cli.dev_plan import DevPlan
-from corral.cli.flags import DURATION, MASTER, flag, log_level_flag, setup_logging
+from corral.cli.flags import DURATION, MASTER, converter, flag, log_level_flag, setup_logging
 from corral.cli.runner import Service, StartupError, serve_all, start_daemon
 from corral.cli.tls_flags import tls_flags
 from corral.coord.zk_url import str_masked
@@ -32,30 +32,11 @@ def _dns_flag(name: str, **kwargs: Any) -> Callable[[Any], Any]:
     return flag(name, env_prefix="MESOS_DNS", **kwargs)
 
 
-def _checked(parse: Callable[[str], str]) -> Callable[[click.Context, click.Parameter, str], str]:
-    def callback(ctx: click.Context, param: click.Parameter, value: str) -> str:
-        try:
-            return parse(value)
-        except ValueError as e:
-            raise click.BadParameter(str(e), ctx=ctx, param=param) from None
-
-    return callback
-
-
 def _address(text: str) -> str:
     try:
         return str(ipaddress.ip_address(text))
     except ValueError:
         raise ValueError(f"{text!r} is not an IP address") from None
-
-
-def _credential(ctx: click.Context, param: click.Parameter, value: str | None) -> Credential | None:
-    if value is None:
-        return None
-    try:
-        return parse_credential(value)
-    except CredentialsError as e:
-        raise click.BadParameter(str(e), ctx=ctx, param=param) from None
 
 
 def bind_dns_listener(address: str, port: int) -> DnsSockets:
@@ -92,8 +73,8 @@ async def serve_all_with_dns(services: list[Service], dns: DnsRuntime | None) ->
     default="127.0.0.1:5050",
     help="The Mesos master, host:port or zk://host1:2181,host2:2181/mesos; the leader is followed.",
 )
-@_dns_flag("domain", callback=_checked(parse_domain), default="mesos", help="The domain to answer for.")
-@_dns_flag("address", callback=_checked(_address), default="127.0.0.1", help="The IP address to listen on.")
+@_dns_flag("domain", callback=converter(parse_domain), default="mesos", help="The domain to answer for.")
+@_dns_flag("address", callback=converter(_address), default="127.0.0.1", help="The IP address to listen on.")
 @_dns_flag(
     "port",
     type=click.IntRange(0, 65535),
@@ -109,7 +90,7 @@ async def serve_all_with_dns(services: list[Service], dns: DnsRuntime | None) ->
 )
 @_dns_flag(
     "credential",
-    callback=_credential,
+    callback=converter(parse_credential, CredentialsError),
     help="The principal and secret to read the master's state with: a file (path or file://) holding "
     'JSON {"principal": ..., "secret": ...} or one "principal secret" line, or that JSON itself.',
 )

@@ -93,13 +93,19 @@ def _parse_master_url(text: str) -> ZkUrl | HostPort:
 # ------------------------------------------------------------------ click callbacks
 
 
-def _convert(parse: Callable[[str], Any]) -> Callable[[click.Context, click.Parameter, Any], Any]:
+def converter(
+    parse: Callable[[str], Any], *errors: type[Exception]
+) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    """A callback parsing a flag's text (an unset flag stays None); what `parse` raises (ValueError,
+    ResourceParseError or one of `errors`) is a usage error naming the flag."""
+    caught: tuple[type[Exception], ...] = (ValueError, ResourceParseError, *errors)
+
     def callback(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
         if value is None or not isinstance(value, str):
             return value
         try:
             return parse(value)
-        except (ValueError, ResourceParseError) as e:
+        except caught as e:
             raise click.BadParameter(str(e), ctx=ctx, param=param) from None
 
     return callback
@@ -144,16 +150,16 @@ def _attributes(text: str) -> tuple[Attribute, ...]:
     return parse_attributes(text)
 
 
-DURATION = _convert(parse_duration)
-RESOURCES = _convert(_resources)
-ATTRIBUTES = _convert(_attributes)
-MASTER = _convert(parse_master)
-ZK = _convert(parse_zk)
-RESERVED_RESOURCES = _convert(_reserved_resources)
-ALLOCATOR = _convert(_allocator)
-WEIGHTS = _convert(_weights)
-ROLES = _convert(_roles)
-MIN_ALLOCATABLE = _convert(_min_allocatable)
+DURATION = converter(parse_duration)
+RESOURCES = converter(_resources)
+ATTRIBUTES = converter(_attributes)
+MASTER = converter(parse_master)
+ZK = converter(parse_zk)
+RESERVED_RESOURCES = converter(_reserved_resources)
+ALLOCATOR = converter(_allocator)
+WEIGHTS = converter(_weights)
+ROLES = converter(_roles)
+MIN_ALLOCATABLE = converter(_min_allocatable)
 
 
 class FlagOption(click.Option):
@@ -183,6 +189,18 @@ def flag(
     envvar = f"{env_prefix}_{name.upper()}"
     envvars = [envvar, *also_env] if also_env else envvar
     return click.option(*spellings, name, cls=FlagOption, envvar=envvars, show_envvar=True, **kwargs)
+
+
+def stacked(decorators: list[Callable[[F], F]]) -> Callable[[F], F]:
+    """One decorator for `decorators` written one above the other, the first on top (where `--help` lists
+    its option first)."""
+
+    def decorate(f: F) -> F:
+        for decorator in reversed(decorators):
+            f = decorator(f)
+        return f
+
+    return decorate
 
 
 @dataclass(frozen=True)

@@ -13,14 +13,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 import click
 
 from corral.cli.auth_flags import insecure_flag, refuse_exposure
-from corral.cli.flags import flag
-from corral.cli.runner import Service
+from corral.cli.flags import converter, flag, stacked
+from corral.cli.runner import Service, elected_service, serve_all
+from corral.coord.zk_url import ZkUrl
+from corral.coord.zookeeper import ZooKeeper
 from corral.security.credentials import (
     Credential,
     Credentials,
@@ -53,51 +55,27 @@ def classify(method: str, path: str) -> Surface:
     return Surface.READONLY if read else Surface.READWRITE
 
 
-def _http_credentials(ctx: click.Context, param: click.Parameter, value: str | None) -> Credentials | None:
-    if value is None:
-        return None
-    try:
-        return parse_http_credentials(value)
-    except CredentialsError as e:
-        raise click.BadParameter(str(e), ctx=ctx, param=param) from None
-
-
-def _apply(options: list[Callable[[F], F]]) -> Callable[[F], F]:
-    def decorate(f: F) -> F:
-        for option in reversed(options):
-            f = option(f)
-        return f
-
-    return decorate
-
-
-def http_auth_flags(env_prefix: str) -> Callable[[F], F]:
-    """`--http_credentials`, `--http_realm` and `--insecure`."""
-    return _apply(
-        [
-            flag(
-                "http_credentials",
-                env_prefix=env_prefix,
-                also_env=(UPSTREAM_ENV,),
-                callback=_http_credentials,
-                help="user:password (several separated by commas) every API request must present; "
-                "without it the API is open.",
-            ),
-            flag(
-                "http_realm",
-                env_prefix=env_prefix,
-                default=DEFAULT_REALM,
-                help="The realm of the HTTP Basic challenge.",
-            ),
-            insecure_flag(env_prefix),
-        ]
-    )
-
-
-def mesos_auth_flags(env_prefix: str, *, switch: bool) -> Callable[[F], F]:
-    """`--mesos_authentication_principal`, `--mesos_authentication_secret_file`, and with `switch` the
-    `--mesos_authentication` flag that turns authentication with the master on (Marathon's)."""
-    options: list[Callable[[F], F]] = []
+def framework_auth_flags(env_prefix: str, *, switch: bool) -> Callable[[F], F]:
+    """`--http_credentials`, `--http_realm`, `--insecure`, `--mesos_authentication_principal`,
+    `--mesos_authentication_secret_file`, and with `switch` the `--mesos_authentication` flag that turns
+    authentication with the master on (Marathon's)."""
+    options: list[Callable[[F], F]] = [
+        flag(
+            "http_credentials",
+            env_prefix=env_prefix,
+            also_env=(UPSTREAM_ENV,),
+            callback=converter(parse_http_credentials, CredentialsError),
+            help="user:password (several separated by commas) every API request must present; "
+            "without it the API is open.",
+        ),
+        flag(
+            "http_realm",
+            env_prefix=env_prefix,
+            default=DEFAULT_REALM,
+            help="The realm of the HTTP Basic challenge.",
+        ),
+        insecure_flag(env_prefix),
+    ]
     if switch:
         options.append(
             flag(
@@ -120,7 +98,7 @@ def mesos_auth_flags(env_prefix: str, *, switch: bool) -> Callable[[F], F]:
             help="A file holding the principal's secret (a final newline is ignored).",
         ),
     ]
-    return _apply(options)
+    return stacked(options)
 
 
 def http_auth_config(credentials: Credentials | None, realm: str) -> AuthConfig:
@@ -135,8 +113,12 @@ def http_auth_config(credentials: Credentials | None, realm: str) -> AuthConfig:
     )
 
 
-def secured(daemon: str, host: str, auth: AuthConfig, *, insecure: bool) -> AuthConfig:
-    """`auth`, or a one-line CLI error when `daemon` would serve it open on `host` beyond loopback."""
+def api_auth(
+    daemon: str, host: str, credentials: Credentials | None, realm: str, *, insecure: bool
+) -> AuthConfig:
+    """`http_auth_config`, or a one-line CLI error when `daemon` would serve its API open on `host` beyond
+    loopback."""
+    auth = http_auth_config(credentials, realm)
     refuse_exposure(daemon, host, auth.requirements, insecure=insecure, hint=HINT)
     return auth
 
@@ -145,6 +127,33 @@ def authenticated(service: Service, auth: AuthConfig) -> Service:
     """The service with its app behind the authentication middleware: outermost, so that a follower
     authenticates a request itself before proxying it to the leader."""
     return replace(service, app=AuthMiddleware(service.app, auth))
+
+
+@dataclass(frozen=True, slots=True)
+class Ensemble:
+    """Where Marathon or Chronos campaigns to lead: its ZooKeeper session and znode, as its own host:port."""
+
+    session: ZooKeeper
+    url: ZkUrl
+    advertised: str
+
+
+async def serve_framework(service: Service, auth: AuthConfig, ensemble: Ensemble | None = None) -> None:
+    """Serve Marathon or Chronos behind `auth`: alone, or in `ensemble`, running `service.run` only while
+    elected and proxying its API to the leader meanwhile."""
+    if ensemble is not None:
+        service = elected_service(
+            service.name,
+            service.app,
+            service.sock,
+            service.run,
+            session=ensemble.session,
+            url=ensemble.url,
+            advertised=ensemble.advertised,
+            limits=service.limits,
+            tls=service.tls,
+        )
+    await serve_all([authenticated(service, auth)])
 
 
 def mesos_credential(principal: str | None, secret_file: str | None, *, enabled: bool) -> Credential | None:

@@ -24,20 +24,17 @@ from corral.cli.flags import (
     setup_logging,
 )
 from corral.cli.framework_auth_flags import (
-    authenticated,
-    http_auth_config,
-    http_auth_flags,
-    mesos_auth_flags,
+    Ensemble,
+    api_auth,
+    framework_auth_flags,
     mesos_credential,
-    secured,
+    serve_framework,
 )
 from corral.cli.runner import (
     Service,
     bind_daemon,
     bound_port,
-    elected_service,
     make_dirs,
-    serve_all,
     start_daemon,
 )
 from corral.cli.tls_flags import max_request_bytes_flag, tls_flags
@@ -113,8 +110,7 @@ def dev_marathon_service(plan: DevPlan, work_dir: Path, sock: socket.socket) -> 
     default=10000,
     help="ZooKeeper session timeout in milliseconds.",
 )
-@http_auth_flags("MARATHON")
-@mesos_auth_flags("MARATHON", switch=True)
+@framework_auth_flags("MARATHON", switch=True)
 @tls_flags(env_prefix="MARATHON")
 @max_request_bytes_flag(DEFAULT_MAX_BODY, env_prefix="MARATHON")
 @log_level_flag()
@@ -142,9 +138,7 @@ def marathon(
 ) -> int:
     """Run Marathon: long-running apps on the master's offers, with the v2 REST API."""
     setup_logging(log_level)
-    auth = secured(
-        "Marathon API", http_address, http_auth_config(http_credentials, http_realm), insecure=insecure
-    )
+    auth = api_auth("Marathon API", http_address, http_credentials, http_realm, insecure=insecure)
     credential = mesos_credential(
         mesos_authentication_principal, mesos_authentication_secret_file, enabled=mesos_authentication
     )
@@ -170,28 +164,19 @@ def marathon(
     session_timeout = zk_session_timeout / 1000
     state_path = work_dir.absolute() / STATE_FILE
 
+    def served(service: MarathonService) -> Service:
+        return Service("marathon", service.app, sock, service.run, limits=limits, tls=tls)
+
     async def main() -> None:
         if zk is None:
             service = MarathonService.with_sqlite(config, state_path, credential=credential)
-            served = Service("marathon", service.app, sock, service.run, limits=limits, tls=tls)
-            await serve_all([authenticated(served, auth)])
+            await serve_framework(served(service), auth)
             return
         async with ZooKeeper(zk, session_timeout=session_timeout) as session:
             service = MarathonService(
                 config, session.store(zk.path), zk_session_timeout=session_timeout, credential=credential
             )
-            advertised = f"{config.hostname}:{config.http_port}"
-            elected = elected_service(
-                "marathon",
-                service.app,
-                sock,
-                service.run,
-                session=session,
-                url=zk,
-                advertised=advertised,
-                limits=limits,
-                tls=tls,
-            )
-            await serve_all([authenticated(elected, auth)])
+            ensemble = Ensemble(session, zk, f"{config.hostname}:{config.http_port}")
+            await serve_framework(served(service), auth, ensemble)
 
     return start_daemon(main)

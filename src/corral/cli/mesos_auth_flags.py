@@ -24,13 +24,13 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar, cast
 
 import click
 from starlette.types import ASGIApp
 
 from corral.cli.auth_flags import insecure_flag, refuse_exposure
-from corral.cli.flags import flag
+from corral.cli.flags import converter, flag, stacked
 from corral.security.credentials import (
     Credential,
     Credentials,
@@ -71,15 +71,6 @@ def parse_bool(text: str) -> bool:
     raise ValueError(f"{text!r} is not a boolean (true or false)")
 
 
-def _tristate(ctx: click.Context, param: click.Parameter, value: str | None) -> bool | None:
-    if value is None:
-        return None
-    try:
-        return parse_bool(value)
-    except ValueError as e:
-        raise click.BadParameter(str(e), ctx=ctx, param=param) from None
-
-
 def _surface_flag(name: str, what: str) -> Callable[[F], F]:
     return flag(
         name,
@@ -87,7 +78,7 @@ def _surface_flag(name: str, what: str) -> Callable[[F], F]:
         flag_value="true",
         default=None,
         metavar="BOOL",
-        callback=_tristate,
+        callback=converter(parse_bool),
         help=f"Require authentication for {what} (default: true when --credentials is given).",
     )
 
@@ -96,6 +87,17 @@ def _shown(value: str) -> str:
     """What `/flags` shows of a credentials flag: its path, never an inline document's secrets."""
     text = value.strip()
     return "(inline)" if text.startswith("{") else text
+
+
+def _paths(
+    *, credential: str | None = None, credentials: str | None = None, key: Path | None
+) -> dict[str, str]:
+    """What `/flags` shows of the secrets' flags that are set."""
+    documents = {"credential": credential, "credentials": credentials}
+    shown = {name: _shown(value) for name, value in documents.items() if value is not None}
+    if key is not None:
+        shown["jwt_secret_key"] = str(key)
+    return shown
 
 
 def requirement_problem(requirements: AuthRequirements, *, have_credentials: bool) -> str | None:
@@ -241,17 +243,13 @@ def master_auth(
         signer = TokenSigner.from_credentials(accepted)
     shown = _flags(MASTER_SURFACES, requirements)
     shown["authenticate_http_frameworks"] = shown["authenticate_frameworks"]
-    if credentials is not None:
-        shown["credentials"] = _shown(credentials)
-    if jwt_secret_key is not None:
-        shown["jwt_secret_key"] = str(jwt_secret_key)
     return MesosAuth(
         daemon="master",
         credentials=accepted,
         signer=signer,
         requirements=requirements,
         insecure=insecure,
-        shown=shown,
+        shown=shown | _paths(credentials=credentials, key=jwt_secret_key),
     )
 
 
@@ -279,19 +277,13 @@ def agent_auth(
     key = jwt_secret_key
     if key is None and (accepted is not None or requirements.required):
         key = agent_key(work_dir.absolute())
-    if credential is not None:
-        shown["credential"] = _shown(credential)
-    if credentials is not None:
-        shown["credentials"] = _shown(credentials)
-    if key is not None:
-        shown["jwt_secret_key"] = str(key)
     return MesosAuth(
         daemon="agent",
         credentials=accepted,
         signer=read_key(key) if key is not None else None,
         requirements=requirements,
         insecure=insecure,
-        shown=shown,
+        shown=shown | _paths(credential=credential, credentials=credentials, key=key),
         credential=parse_credential(credential) if credential is not None else None,
     )
 
@@ -299,23 +291,32 @@ def agent_auth(
 _KEY_PATH = click.Path(dir_okay=False, path_type=Path)
 
 
-def _decorate(command: Any, decorators: list[Callable[[Any], Any]]) -> Any:
-    for decorate in reversed(decorators):
-        command = decorate(command)
-    return command
+def _auth_flags(
+    command: F,
+    check: Callable[[dict[str, Any], dict[str, Any]], MesosAuth],
+    own: tuple[str, ...],
+    flags: list[Callable[[F], F]],
+    key_help: str,
+) -> F:
+    """`flags` (named `own`), `--jwt_secret_key` and `--insecure` on `command`, which receives them as one
+    argument, `auth`: what `check` makes of their values and of the command's other arguments."""
+    names = (*own, "jwt_secret_key", "insecure")
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        values = {name: kwargs.pop(name) for name in names}
+        return command(*args, auth=check(kwargs, values), **kwargs)
+
+    add: Callable[[F], F] = stacked(
+        [*flags, flag("jwt_secret_key", type=_KEY_PATH, help=key_help), insecure_flag()]
+    )
+    return add(cast(F, wrapper))
 
 
 def master_auth_flags(command: F) -> F:
     """The master's flags, given to `command` as one argument, `auth: MesosAuth`, once checked (the
     refusal to serve open APIs beyond loopback included: `ip` is read)."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, ip: str, **kwargs: Any) -> Any:
-        names = ("credentials", "authenticate_http_frameworks", "jwt_secret_key", "insecure")
-        own = {name: kwargs.pop(name) for name in (*MASTER_SURFACES.values(), *names)}
-        return command(*args, ip=ip, auth=master_auth(host=ip, **own), **kwargs)
-
-    decorators = [
+    flags: list[Callable[[F], F]] = [
         flag(
             "credentials",
             help="The principals the master accepts: a path (or file:///path) to JSON "
@@ -326,29 +327,21 @@ def master_auth_flags(command: F) -> F:
         _surface_flag("authenticate_agents", "agents registering"),
         _surface_flag("authenticate_http_readonly", "read-only endpoints (state, flags, metrics, files)"),
         _surface_flag("authenticate_http_readwrite", "endpoints that change the cluster (quota, teardown)"),
-        flag(
-            "jwt_secret_key",
-            type=_KEY_PATH,
-            help="File holding the key (32 bytes or more) of the tokens POST /login issues; the same on "
-            "every master. Default: derived from --credentials.",
-        ),
-        insecure_flag(),
     ]
-    return _decorate(wrapper, decorators)  # type: ignore[no-any-return]
+    return _auth_flags(
+        command,
+        lambda arguments, values: master_auth(host=arguments["ip"], **values),
+        own=(*MASTER_SURFACES.values(), "credentials", "authenticate_http_frameworks"),
+        flags=flags,
+        key_help="File holding the key (32 bytes or more) of the tokens POST /login issues; the same on "
+        "every master. Default: derived from --credentials.",
+    )
 
 
 def agent_auth_flags(command: F) -> F:
     """The agent's flags, given to `command` as one argument, `auth: MesosAuth`, once checked (`ip` and
     `work_dir` are read: its key may be kept there)."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, ip: str, work_dir: Path, **kwargs: Any) -> Any:
-        names = ("credential", "credentials", "jwt_secret_key", "insecure")
-        own = {name: kwargs.pop(name) for name in (*AGENT_SURFACES.values(), *names)}
-        auth = agent_auth(host=ip, work_dir=work_dir, **own)
-        return command(*args, ip=ip, work_dir=work_dir, auth=auth, **kwargs)
-
-    decorators = [
+    flags: list[Callable[[F], F]] = [
         flag(
             "credential",
             help="What this agent presents to the master: a path (or file:///path) to JSON "
@@ -360,12 +353,12 @@ def agent_auth_flags(command: F) -> F:
         _surface_flag(
             "authenticate_http_executors", "executors (tokens in MESOS_EXECUTOR_AUTHENTICATION_TOKEN)"
         ),
-        flag(
-            "jwt_secret_key",
-            type=_KEY_PATH,
-            help="File holding the key (32 bytes or more) of executors' tokens. Default: one generated "
-            "in the work dir.",
-        ),
-        insecure_flag(),
     ]
-    return _decorate(wrapper, decorators)  # type: ignore[no-any-return]
+    return _auth_flags(
+        command,
+        lambda arguments, values: agent_auth(host=arguments["ip"], work_dir=arguments["work_dir"], **values),
+        own=(*AGENT_SURFACES.values(), "credential", "credentials"),
+        flags=flags,
+        key_help="File holding the key (32 bytes or more) of executors' tokens. Default: one generated in "
+        "the work dir.",
+    )

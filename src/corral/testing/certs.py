@@ -2,7 +2,8 @@
 
 The certificate names loopback (`127.0.0.1`, `::1`, `localhost`) and serves both ways, server and client,
 as each Corral daemon presents one certificate to its clients and to its peers. Keys are EC P-256, quick to
-make. Needs the `cryptography` package (a development dependency).
+make. Needs the `cryptography` package (a development dependency). `pki_fixture` gives a test module its own
+PKI as a pytest fixture.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -105,3 +107,14 @@ def make_pki(directory: Path, *, hosts: tuple[str, ...] = LOOPBACK, name: str = 
     pki.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     pki.key.write_bytes(_pem_key(key))
     return pki
+
+
+def pki_fixture(name: str = "corral-test") -> object:
+    """A module-scoped pytest fixture, a PKI named `name` made once per module: `pki = pki_fixture()`, and
+    `other = pki_fixture("other")` for a second CA, unrelated to the first."""
+
+    @pytest.fixture(scope="module")
+    def fixture(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+        return make_pki(tmp_path_factory.mktemp(name), name=name)
+
+    return fixture

@@ -1,5 +1,6 @@
-"""Marathon and Chronos as their own processes with `--http_credentials`, beside a `corral dev` master, and
-the checks the authentication tests share: Basic headers, and scans for secrets that must never show."""
+"""Marathon and Chronos as their own processes with `--http_credentials`, beside a `corral dev` master or a
+stand-in that records their SUBSCRIBEs, and the checks the authentication tests share: Basic headers, and
+scans for secrets that must never show."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from corral.testing.daemons import Daemon, start_daemon
-from corral.testing.procs import HOST, free_ports
+from corral.testing.procs import HOST, DevProcess, free_ports, start_dev, wait_for
+from support.marathon_dev import stopping
 
 USER = "ops"
 # Random per run, so a hit in a scan can only be a leak of this very secret.
@@ -46,6 +48,24 @@ def assert_no_secret(text: str, where: str, *hidden: str) -> None:
     """None of `hidden` (default: the HTTP password and the Mesos secret) appears in `text`."""
     for secret in hidden or (PASSWORD, MESOS_SECRET):
         assert secret not in text, f"a secret shows in {where}"
+
+
+@contextlib.contextmanager
+def dev_master(root: Path, resources: str = RESOURCES) -> Iterator[DevProcess]:
+    """A `corral dev` (no load balancer, no DNS server) whose master the frameworks under test use."""
+    with stopping(start_dev(root, resources=resources, extra_args=["--no_lb", "--no_dns"])) as process:
+        yield process
+
+
+@contextlib.contextmanager
+def running_framework(command: str, name: str, master: str, root: Path, *extra: str) -> Iterator[Daemon]:
+    """`start_framework`'s daemon; on exit it must stop cleanly, with no secret in its log."""
+    daemon = start_framework(command, name, master, root, *extra)
+    try:
+        yield daemon
+    finally:
+        assert daemon.stop() == 0, daemon.log_tail()
+        assert_no_secret(daemon.log_path.read_text(), f"{command}'s log")
 
 
 @dataclass
@@ -90,3 +110,21 @@ def recording_master() -> Iterator[RecordingMaster]:
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+@contextlib.contextmanager
+def presenting_secret(
+    command: str, principal: str, root: Path, *extra: str, secret_file: str = MESOS_SECRET
+) -> Iterator[tuple[Daemon, Subscription]]:
+    """`command` as `principal`, its secret in a file holding `secret_file`, with `extra` flags, against a
+    `recording_master`: the running daemon and its first SUBSCRIBE (on exit, as `running_framework`)."""
+    path = root / "secret"
+    path.write_text(secret_file)
+    flags = [*extra, "--mesos_authentication_principal", principal]
+    flags += ["--mesos_authentication_secret_file", str(path)]
+    with (
+        recording_master() as master,
+        running_framework(command, principal, master.address, root, *flags) as daemon,
+    ):
+        [first, *_] = wait_for(lambda: master.subscriptions, timeout=15, what="a SUBSCRIBE")
+        yield daemon, first

@@ -16,6 +16,8 @@ from typing import Any
 
 from pymesos import MesosSchedulerDriver, Scheduler, decode_data
 
+from corral.security.credentials import Credential
+
 Json = dict[str, Any]
 TERMINAL = frozenset(
     {"TASK_FINISHED", "TASK_FAILED", "TASK_KILLED", "TASK_ERROR", "TASK_LOST", "TASK_DROPPED", "TASK_GONE"}
@@ -162,10 +164,16 @@ class RecordingScheduler(Scheduler):  # type: ignore[misc]
 
 
 @contextlib.contextmanager
-def running_driver(scheduler: RecordingScheduler, master: str, name: str) -> Iterator[Any]:
-    """A started pymesos driver (use_addict=True) for `scheduler`; stopped (TEARDOWN) and joined on exit."""
+def running_driver(
+    scheduler: RecordingScheduler, master: str, name: str, credential: Credential | None = None
+) -> Iterator[Any]:
+    """A started pymesos driver (use_addict=True) for `scheduler`, authenticating with `credential` if given;
+    stopped (TEARDOWN) and joined on exit."""
     framework = {"user": getpass.getuser(), "name": name, "hostname": "localhost", "failover_timeout": 0}
-    driver = MesosSchedulerDriver(scheduler, framework, master, use_addict=True)
+    principal, secret = (credential.principal, credential.secret) if credential is not None else (None, None)
+    driver = MesosSchedulerDriver(
+        scheduler, framework, master, use_addict=True, principal=principal, secret=secret
+    )
     driver.start()
     try:
         scheduler.wait_registered()

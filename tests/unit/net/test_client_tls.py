@@ -9,12 +9,9 @@ import pytest
 
 from corral.net.client import ENV_CA, ENV_CERT, ENV_KEY, Client, ClientError, base_url, cli_tls
 from corral.net.tls import PLAIN
-from corral.testing.certs import Pki, make_pki
+from corral.testing.certs import Pki, pki_fixture
 
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    return make_pki(tmp_path_factory.mktemp("pki"))
+pki = pki_fixture()
 
 
 @pytest.fixture(autouse=True)

@@ -10,17 +10,10 @@ from pathlib import Path
 import pytest
 
 from corral.net.tls import PLAIN, TlsError, load_tls
-from corral.testing.certs import Pki, make_pki
+from corral.testing.certs import Pki, pki_fixture
 
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    return make_pki(tmp_path_factory.mktemp("pki"))
-
-
-@pytest.fixture(scope="module")
-def other(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    return make_pki(tmp_path_factory.mktemp("other"), name="other")
+pki = pki_fixture()
+other = pki_fixture("other")
 
 
 def test_nothing_given_is_plain_http() -> None:

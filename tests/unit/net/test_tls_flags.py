@@ -12,12 +12,9 @@ from corral.cli.marathon_commands import marathon
 from corral.cli.tls_flags import max_request_bytes_flag, tls_flags
 from corral.net.serve import MiB
 from corral.net.tls import TlsConfig
-from corral.testing.certs import Pki, make_pki
+from corral.testing.certs import Pki, pki_fixture
 
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    return make_pki(tmp_path_factory.mktemp("pki"))
+pki = pki_fixture()
 
 
 def command(*, env_prefix: str = "MESOS", libprocess: bool = False, serves: bool = True) -> click.Command:
