@@ -35,6 +35,7 @@ from corral.cli.flags import (
     log_level_flag,
     port_flag,
     setup_logging,
+    stacked,
 )
 from corral.cli.isolation_flags import IsolationFlags, isolation_flags
 from corral.cli.lb_commands import DEFAULT_STATS_PORT, dev_lb, with_lb
@@ -128,9 +129,7 @@ def _allocator_flags(command: Callable[..., Any]) -> Callable[..., Any]:
             help="Offers smaller than every '|'-separated set are withheld (';' joins resources in a set).",
         ),
     ]
-    for decorate in reversed(decorators):
-        command = decorate(command)
-    return command
+    return stacked(decorators)(command)
 
 
 # ------------------------------------------------------------------ corral dev

@@ -32,7 +32,7 @@ from corral.agent.surfaces import classify as agent_surface
 from corral.agent.token_guard import ExecutorTokenGuard
 from corral.cli.auth_flags import insecure_flag, refuse_exposure
 from corral.cli.dev_plan import DevPlan
-from corral.cli.flags import flag
+from corral.cli.flags import flag, stacked
 from corral.cli.framework_auth_flags import DEFAULT_REALM, authenticated, http_auth_config
 from corral.cli.framework_auth_flags import classify as framework_surface
 from corral.cli.mesos_auth_flags import AGENT_SURFACES, MesosAuth, master_auth
@@ -156,7 +156,5 @@ def dev_auth_flags(command: F) -> F:
         ),
         insecure_flag(),
     ]
-    decorated: Any = wrapper
-    for decorate in reversed(decorators):
-        decorated = decorate(decorated)
+    decorated: Any = stacked(decorators)(wrapper)
     return decorated  # type: ignore[no-any-return]

@@ -17,7 +17,7 @@ import click
 from corral.agent.config import AgentConfig
 from corral.agent.isolation.isolator import Isolator, best_available_isolation
 from corral.agent.isolation.isolators import IsolationError, parse_isolation
-from corral.cli.flags import DURATION, flag
+from corral.cli.flags import DURATION, flag, stacked
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -111,7 +111,5 @@ def isolation_flags(command: F) -> F:
             help="How often disk/du measures each sandbox.",
         ),
     ]
-    decorated: Any = wrapper
-    for decorate in reversed(decorators):
-        decorated = decorate(decorated)
+    decorated: Any = stacked(decorators)(wrapper)
     return decorated  # type: ignore[no-any-return]

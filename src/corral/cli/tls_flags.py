@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 import click
 
-from corral.cli.flags import flag
+from corral.cli.flags import flag, stacked
 from corral.net.tls import TlsError, load_tls
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -84,9 +84,7 @@ def tls_flags(
                     help="Refuse clients without a certificate signed by --ssl_ca.",
                 )
             )
-        decorated: Any = wrapper
-        for add in reversed(decorators):
-            decorated = add(decorated)
+        decorated: Any = stacked(decorators)(wrapper)
         return decorated  # type: ignore[no-any-return]
 
     return decorate
