@@ -9,9 +9,10 @@ de-chunked and split into RecordIO records by hand. The rate is measured from th
 TASK_FINISHED. The baseline, measured in the same run, is one Python process starting the same `true`
 processes sequentially with `subprocess`.
 
-Prints readable lines (with the CPU time spent per task by the client and by the `corral dev` process),
-then one JSON line: `{"tasks":1000,"tasks_per_s":..,"baseline_per_s":..,"ratio":..,...}`; the target
-ratio is >= 0.5.
+Prints readable lines (with the CPU time spent per task by the client, by the `corral dev` process, by its
+task supervisor and by the tasks' own processes, and the whole machine's busy time per task and idle share
+from /proc/stat, which other work on the machine inflates), then one JSON line:
+`{"tasks":1000,"tasks_per_s":..,"baseline_per_s":..,"ratio":..,...}`; the target ratio is >= 0.5.
 """
 
 from __future__ import annotations
@@ -351,10 +352,21 @@ def _stat(pid: int) -> list[bytes] | None:
         return None
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of process `pid` (its own threads, not its children); 0 if it is gone."""
+def cpu_seconds(pid: int, *, reaped: bool = False) -> float:
+    """User + system CPU time of process `pid` (its own threads, not its children; `reaped`: that of the
+    children it has waited for instead); 0 if it is gone."""
     fields = _stat(pid)
-    return 0.0 if fields is None else (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    first = 13 if reaped else 11
+    return 0.0 if fields is None else (int(fields[first]) + int(fields[first + 1])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_cpu() -> tuple[float, float]:
+    """Seconds of CPU time the whole machine has spent busy and idle (all cores, from /proc/stat)."""
+    with open("/proc/stat", "rb") as f:
+        ticks = [int(t) for t in f.readline().split()[1:]]
+    idle = ticks[3] + ticks[4]  # idle, iowait
+    per_second = os.sysconf("SC_CLK_TCK")
+    return (sum(ticks[:8]) - idle) / per_second, idle / per_second
 
 
 def helpers(pid: int) -> list[int]:
@@ -412,6 +424,8 @@ def main() -> int:
             others = helpers(pid)
             client_cpu, server_cpu = time.process_time(), cpu_seconds(pid)
             helper_start = {p: cpu_seconds(p) for p in others}
+            tasks_start = {p: cpu_seconds(p, reaped=True) for p in others}
+            busy, idle = machine_cpu()
             try:
                 rate = asyncio.run(bench.run(args.timeout))
             except (RuntimeError, TimeoutError, OSError) as e:
@@ -420,6 +434,8 @@ def main() -> int:
             client_cpu = time.process_time() - client_cpu
             server_cpu = cpu_seconds(pid) - server_cpu
             helper_cpu = sum(max(0.0, cpu_seconds(p) - c) for p, c in helper_start.items())  # 0 if gone
+            tasks_cpu = sum(max(0.0, cpu_seconds(p, reaped=True) - c) for p, c in tasks_start.items())
+            busy, idle = (now - then for now, then in zip(machine_cpu(), (busy, idle), strict=True))
     base = baseline(args.tasks)
     ratio = rate / base
     failed = sum(bench.failed.values())
@@ -434,6 +450,11 @@ def main() -> int:
         f"cpu/task:    client {client_ms:.3f} ms, corral dev {server_ms:.3f} ms,"
         f" its {len(others)} helper process(es) {helper_ms:.3f} ms ({bench.acknowledged} acks)"
     )
+    tasks_ms, busy_ms = tasks_cpu * 1000 / args.tasks, busy * 1000 / args.tasks
+    print(
+        f"machine:     {busy_ms:.3f} ms busy per task, the tasks' own processes {tasks_ms:.3f} ms;"
+        f" {100 * idle / (busy + idle):.0f}% idle during the run"
+    )
     print(f"load avg:    {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(
         orjson.dumps(
@@ -445,6 +466,9 @@ def main() -> int:
                 "client_cpu_ms_per_task": round(client_ms, 4),
                 "server_cpu_ms_per_task": round(server_ms, 4),
                 "helper_cpu_ms_per_task": round(helper_ms, 4),
+                "tasks_cpu_ms_per_task": round(tasks_ms, 4),
+                "machine_busy_ms_per_task": round(busy_ms, 4),
+                "machine_idle_fraction": round(idle / (busy + idle), 4),
             }
         ).decode()
     )

@@ -10,19 +10,24 @@ is gone.
 Spawning is on the hot path (a benchmark launches 1,000 `true` tasks), so it uses `os.posix_spawn`
 (vfork and exec, a third of `subprocess.Popen`'s CPU) and runs on the event loop thread: a launcher thread
 pool is slower, since each hand-off of the GIL between it and a busy loop waits out the switch interval.
-posix_spawn cannot set a working directory, so the child starts as `sh -c 'cd -- "$0" && exec "$@"'`,
-which changes into the sandbox and replaces itself with the task: same pid, and the cost lands in the
-child, not in the agent. stdin, stdout and stderr are opened by the child too.
+posix_spawn cannot set a working directory, so the child starts as a small `sh -c` script that changes into
+the sandbox and execs the task: same pid, and the cost lands in the child, not in the spawner. stdin,
+stdout and stderr are opened by the child too. A shell command task (`/bin/sh -c CMD`, as upstream runs
+command tasks) is not exec'd by that shell into a second one: CMD is appended to the script, on the same
+line, so the same shell runs it with all that `sh -c CMD` would give it (`$0` is `/bin/sh`, no positional
+parameters, CMD's own line numbers). A second shell's exec would cost more than the rest of a launch.
 
-A task run as another user (`--switch_user` on a root agent) gets the same trampoline, which then execs
+A task run as another user (`--switch_user` on a root agent) gets the same script, which then execs
 util-linux's `setpriv` (posix_spawn cannot change ids) to take the user's uid, group and supplementary groups
 just before the task: the cgroup writes below still run as root.
 
-A task with cgroups joins them in the same trampoline: before it execs the task, the shell writes its own
-pid (`echo $$`, a builtin: no fork) into each `cgroup.procs`. The task therefore starts, and forks, inside
-its cgroups: no window in which it runs outside, as there would be if the spawner moved it in after
-posix_spawn returned (vfork resumes the parent only once the child has exec'd the shell, which may already
-be exec'ing the task). A write that fails ends the shell with status 125 before the task runs.
+A task with cgroups joins them in the same script, before anything of the task runs: the shell writes `0`
+(itself) into each cgroup's join file (`CgroupContainer.join_files`: cgroup v1's `tasks`, which moves only
+the writing thread and so skips the kernel's global lock on every process's fork and exit, v2's
+`cgroup.procs`). The task therefore starts, and forks, inside its cgroups: no window in which it runs
+outside, as there would be if the spawner moved it in after posix_spawn returned (vfork resumes the parent
+only once the child has exec'd the shell, which may already be exec'ing the task). A write that fails ends
+the shell with status 125 before the task runs.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import asyncio
 import contextlib
 import os
 import pwd
+import shlex
 import shutil
 import signal
 from collections.abc import Callable, Mapping, Sequence
@@ -39,11 +45,8 @@ from pathlib import Path
 ExitCallback = Callable[[int, int], None]  # (pid, raw wait status)
 Child = tuple[int, int]  # the process id and its pidfd
 
-_TRAMPOLINE = 'cd -- "$0" && exec "$@"'
-# $0 is the sandbox; the arguments up to "--" are cgroup.procs files; the rest is the command.
-_JOINING_TRAMPOLINE = (
-    'd=$0; while [ "$1" != -- ]; do echo $$ >"$1" || exit 125; shift; done; shift; cd -- "$d" && exec "$@"'
-)
+_SHELL = ("/bin/sh", "-c")  # how a shell command task's argv starts (`CommandInfo.argv`)
+_EXEC_ARGUMENTS = 'exec "$@"'  # the script's last command for any other task: its argv is "$@"
 _APPEND = os.O_WRONLY | os.O_CREAT | os.O_APPEND
 # Python ignores SIGPIPE and SIGXFSZ, and exec keeps ignored signals ignored: tasks get every default back.
 _DEFAULT_SIGNALS = tuple(s for s in signal.valid_signals() if s not in (signal.SIGKILL, signal.SIGSTOP))
@@ -59,13 +62,16 @@ def spawn(
     join: Sequence[str] = (),
 ) -> Child:
     """Start `argv` in `cwd`, in a new session, stdout and stderr appended to files, in the cgroups whose
-    `cgroup.procs` files `join` lists. Raises OSError."""
+    join files `join` lists. Raises OSError."""
     if not argv:
         raise ValueError("nothing to run: the command is empty")
-    trampoline = ["-c", _JOINING_TRAMPOLINE, str(cwd), *join, "--"] if join else ["-c", _TRAMPOLINE, str(cwd)]
+    if len(argv) == 3 and tuple(argv[:2]) == _SHELL:
+        script_argv = [*_SHELL, _script(cwd, join, argv[2])]
+    else:
+        script_argv = [*_SHELL, _script(cwd, join, _EXEC_ARGUMENTS), _SHELL[0], *argv]
     pid = os.posix_spawn(
-        "/bin/sh",
-        ["/bin/sh", *trampoline, *argv],
+        _SHELL[0],
+        script_argv,
         dict(environment),
         file_actions=[
             (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
@@ -82,6 +88,12 @@ def spawn(
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
         raise
+
+
+def _script(cwd: Path, join: Sequence[str], command: str) -> str:
+    """One line, so that the line numbers in a shell command's error messages stay its own."""
+    joins = "".join(f"echo 0 >{shlex.quote(path)} || exit 125; " for path in join)
+    return f"{joins}cd -- {shlex.quote(str(cwd))} || exit; {command}"
 
 
 def switch_user(user: str, sandbox: Path, outputs: Sequence[Path]) -> list[str]:

@@ -226,13 +226,13 @@ class Supervisor:
                 if not cgroups.spec.parent:  # a nested container's parent is its DEFAULT executor's
                     self._use_parents({os.path.dirname(d) for d in cgroups.spec.directories})
                 cgroups.create()
-            join = cgroups.procs_files if cgroups is not None else ()
+            join = cgroups.join_files if cgroups is not None else ()
             run_as = switch_user(user, sandbox, (sandbox / STDOUT, sandbox / STDERR)) if user else []
             command = [*isolation.wrapper, *run_as, *argv] if argv else []
             pid, pidfd = spawn(command, env, sandbox, sandbox / STDOUT, sandbox / STDERR, join=join)
         except (OSError, ValueError) as e:
             if cgroups is not None:
-                cgroups.remove()
+                cgroups.destroy()
             self._send(
                 {"op": "failed", "id": ident, "error": f"Failed to launch {argv[:1]} in {sandbox}: {e}"}
             )
@@ -277,16 +277,6 @@ class Supervisor:
         if cgroups.has_oom_struck():
             cgroups.kill()
 
-    def _finish(self, pid: int) -> OomReport:
-        """The container of a task that has exited: whether the OOM killer struck; then its cgroups go."""
-        cgroups = self._cgroups.pop(pid, None)
-        if cgroups is None:
-            return None
-        for watch in [w for w, c in self._oom_watches.items() if c is cgroups]:
-            self._selector.unregister(watch)
-            del self._oom_watches[watch]
-        return cgroups.finish()
-
     def _reap(self, pidfd: object, events: int) -> None:
         assert isinstance(pidfd, int)
         ident, pid = self._running.pop(pidfd)
@@ -295,7 +285,8 @@ class Supervisor:
         # Whatever the leader left behind in its group goes now, while the leader is an unreaped zombie:
         # its pid, hence the group id, cannot belong to anyone else yet.
         signal_group(pid, signal.SIGKILL)
-        oom = self._finish(pid)
+        cgroups = self._cgroups.pop(pid, None)
+        oom = cgroups.oom_report() if cgroups is not None else None
         try:
             _, status = os.waitpid(pid, 0)  # the pidfd is readable: the child has exited
         except ChildProcessError:
@@ -303,6 +294,12 @@ class Supervisor:
         self._exited[pid] = (ident, status, oom)
         self._send({"op": "exited", **_exit_report(ident, pid, status, oom)})
         self._flush()
+        # The agent hears of the exit while the container's cgroups go (and with them what is left in them).
+        if cgroups is not None:
+            if (watch := cgroups.oom_watch) is not None:
+                self._selector.unregister(watch)
+                del self._oom_watches[watch]
+            cgroups.destroy()
 
 
 def _exit_report(ident: str, pid: int, status: int, oom: OomReport) -> dict[str, object]:

@@ -3,16 +3,20 @@ and usage (agent).
 
 Lifecycle, run by the task supervisor around each spawn:
   create    make the container's cgroups (and, for v2, enable the controllers on the way down), write limits
-  join      the task's trampoline writes its own pid into each `cgroup.procs` before it execs the task, so
-            the task and everything it forks start inside (see `processes.py`)
+  join      the task's shell writes itself into each join file before it runs the task, so the task and
+            everything it forks start inside (see `processes.py`): v1's `tasks` moves only the writing thread
+            (the shell has one), which spares the kernel's global lock that a `cgroup.procs` write takes,
+            and with it every fork and exit on the machine that would wait on it
   watch     cgroup v1: an eventfd on `memory.oom_control` fires when the OOM killer strikes; the supervisor
             then kills the container, since a task that lost a process to it is no longer whole (v2 asks
             the kernel for the same with `memory.oom.group`)
   resize    new limits while it runs (its executor got a task, or one ended): cpu both ways, the memory
             hard limit only upwards, as upstream's memory isolator
-  finish    once the task's process has exited: read whether the OOM killer struck (v1 `oom_kill` in
-            `memory.oom_control`, v2 `oom_kill` in `memory.events`), the limit and the peak usage; SIGKILL
-            whatever is left (v2: `cgroup.kill`), then rmdir
+  exit      once the task's process has exited: whether the OOM killer struck (v1 `oom_kill` in
+            `memory.oom_control`, read again through the watch's open file; v2 `oom_kill` in
+            `memory.events`), the limit and the peak usage (`oom_report`)
+  destroy   rmdir, and only if a cgroup still holds processes, SIGKILL them (v2: `cgroup.kill`) and retry:
+            an rmdir that succeeds is the check that nothing is left, without listing `cgroup.procs`
 
 A DEFAULT executor's container runs no process: the supervisor creates, resizes and destroys it as the agent
 says. Its tasks' containers nest in it, and read the limit and the peak usage of an OOM kill from it.
@@ -123,8 +127,10 @@ class CgroupContainer:
         self._oom_fds: tuple[int, int] | None = None  # (eventfd, memory.oom_control)
 
     @property
-    def procs_files(self) -> list[str]:
-        return [f"{d}/cgroup.procs" for d in self.spec.directories]
+    def join_files(self) -> list[str]:
+        """Where the task's shell writes `0` (itself) to join: see the module's doc."""
+        name = "tasks" if self.spec.version == 1 else "cgroup.procs"
+        return [f"{d}/{name}" for d in self.spec.directories]
 
     def create(self) -> None:
         """Raises OSError naming the file; nothing is left behind then."""
@@ -137,7 +143,7 @@ class CgroupContainer:
             for path, value in (*self.spec.writes, *self.spec.hard_limits):
                 _write(path, value)
         except OSError as e:
-            self.remove()
+            self.destroy()
             raise OSError(e.errno, f"cannot set up cgroup {e.filename or ''}: {e.strerror}") from e
 
     def resize(self) -> None:
@@ -152,9 +158,14 @@ class CgroupContainer:
     @staticmethod
     def _make(directory: str) -> None:
         try:
-            os.makedirs(directory, exist_ok=True)
-        except FileNotFoundError:  # another supervisor removed the shared parent as we made it
-            os.makedirs(directory, exist_ok=True)
+            os.mkdir(directory)  # its parent, the --cgroups_root cgroup, is there but for the first
+        except FileExistsError:
+            pass
+        except FileNotFoundError:
+            try:
+                os.makedirs(directory, exist_ok=True)
+            except FileNotFoundError:  # another supervisor removed the shared parent as we made it
+                os.makedirs(directory, exist_ok=True)
 
     def watch_oom(self) -> int | None:
         """cgroup v1: an eventfd that becomes readable when the OOM killer acts in the container (and when
@@ -177,6 +188,11 @@ class CgroupContainer:
         self._oom_fds = (efd, control)
         return efd
 
+    @property
+    def oom_watch(self) -> int | None:
+        """The eventfd `watch_oom` made, until `destroy` closes it."""
+        return self._oom_fds[0] if self._oom_fds is not None else None
+
     def has_oom_struck(self) -> bool:
         """Drain the eventfd; whether the OOM killer has killed anything in the container."""
         if self._oom_fds is not None:
@@ -188,8 +204,14 @@ class CgroupContainer:
         memory = self.spec.directory("memory")
         if memory is None:
             return 0
-        name = "memory.oom_control" if self.spec.version == 1 else "memory.events"
-        return _keyed(_read(f"{memory}/{name}")).get("oom_kill", 0)
+        if self._oom_fds is not None:  # the watch's memory.oom_control, read again from its start
+            try:
+                text: str | None = os.pread(self._oom_fds[1], 4096, 0).decode()
+            except OSError:
+                text = None
+        else:
+            text = _read(f"{memory}/{'memory.oom_control' if self.spec.version == 1 else 'memory.events'}")
+        return _keyed(text).get("oom_kill", 0)
 
     def oom_report(self) -> dict[str, int | None] | None:
         """The limit and the peak usage (of the cgroup that holds the limit), if the OOM killer struck."""
@@ -207,36 +229,30 @@ class CgroupContainer:
     def kill(self) -> None:
         """SIGKILL every process in the container."""
         for directory in self.spec.directories:
-            if self.spec.version == 2 and os.path.exists(f"{directory}/cgroup.kill"):  # Linux 5.14+
-                with contextlib.suppress(OSError):
-                    _write(f"{directory}/cgroup.kill", "1")
-                    continue
-            for _ in range(KILL_ROUNDS):
-                pids = [int(p) for p in (_read(f"{directory}/cgroup.procs") or "").split()]
-                if not pids:
-                    break
-                for pid in pids:
-                    with contextlib.suppress(ProcessLookupError):
-                        os.kill(pid, signal.SIGKILL)
-                os.sched_yield()
+            self._kill(directory)
 
-    def finish(self) -> dict[str, int | None] | None:
-        """The task's process has exited: the OOM report (or None), then nothing of the container is left."""
-        report = self.oom_report()
-        self.destroy()
-        return report
+    def _kill(self, directory: str) -> None:
+        if self.spec.version == 2 and os.path.exists(f"{directory}/cgroup.kill"):  # Linux 5.14+
+            with contextlib.suppress(OSError):
+                _write(f"{directory}/cgroup.kill", "1")
+                return
+        for _ in range(KILL_ROUNDS):
+            pids = [int(p) for p in (_read(f"{directory}/cgroup.procs") or "").split()]
+            if not pids:
+                break
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            os.sched_yield()
 
     def destroy(self) -> None:
-        self.kill()
-        self.remove()
-
-    def remove(self) -> None:
+        """Remove the cgroups; a cgroup whose rmdir finds processes left in it has them killed first."""
         if self._oom_fds is not None:
             for fd in self._oom_fds:
                 os.close(fd)
             self._oom_fds = None
         for directory in self.spec.directories:
-            for _ in range(REMOVE_ATTEMPTS):
+            for attempt in range(REMOVE_ATTEMPTS):
                 try:
                     os.rmdir(directory)
                     break
@@ -246,7 +262,11 @@ class CgroupContainer:
                     if e.errno != errno.EBUSY:
                         log.warning("cannot remove cgroup %s: %s", directory, e)
                         break
-                    time.sleep(REMOVE_PAUSE)  # its last processes are still exiting
+                # Processes are left, or the last ones killed are still exiting.
+                if attempt == 0:
+                    self._kill(directory)
+                else:
+                    time.sleep(REMOVE_PAUSE)
             else:
                 log.warning("cgroup %s still has processes; left in place", directory)
 
