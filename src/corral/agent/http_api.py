@@ -38,6 +38,7 @@ from corral.agent.executor_tokens import claims_problem
 from corral.agent.files import SandboxFiles
 from corral.agent.reports import metrics, state_document, version_document
 from corral.agent.sandbox import LATEST, virtual_latest
+from corral.aio import within
 from corral.core.errors import DecodeError
 from corral.core.ids import ExecutorId, FrameworkId
 from corral.protocol import executor as ex
@@ -180,7 +181,7 @@ class ExecutorApi:
         try:
             while True:
                 try:
-                    record = await asyncio.wait_for(queue.get(), EXECUTOR_HEARTBEAT_INTERVAL)
+                    record = await within(queue.get(), EXECUTOR_HEARTBEAT_INTERVAL)
                 except TimeoutError:
                     record = _HEARTBEAT
                 if record is None:

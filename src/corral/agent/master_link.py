@@ -10,12 +10,12 @@ waits (up to `timeout`) for a leader to be known.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
 import httpx
 
+from corral.aio import within
 from corral.core.errors import DecodeError
 from corral.core.ids import AgentId
 from corral.net.agent_link import LinkError
@@ -100,7 +100,7 @@ class HttpMasterLink:
         if self._catching_up:
             delay = min(delay, CATCH_UP_RETRY)
         with contextlib.suppress(TimeoutError):  # as a Mesos agent, register at once with a new leader
-            await asyncio.wait_for(self.leader.changed_from(self._registered_with), delay)
+            await within(self.leader.changed_from(self._registered_with), delay)
 
     async def send(self, agent_id: AgentId, message: AgentToMaster) -> None:
         master = self.leader.current

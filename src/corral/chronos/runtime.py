@@ -22,6 +22,7 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 
+from corral.aio import within
 from corral.chronos.dag import graph_problems
 from corral.chronos.http_api import make_app, sandbox_url
 from corral.chronos.model import Job
@@ -179,7 +180,7 @@ class ChronosRuntime:
                 MAX_SLEEP if wake is None else min(max((wake - self.now()).total_seconds(), 0.0), MAX_SLEEP)
             )
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), delay)
+                await within(self._wake.wait(), delay)
             self._wake.clear()
             await self._turn()
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import httpx
 
+from corral.aio import within
 from corral.core.errors import DecodeError
 from corral.dns.answer import Zone, respond
 from corral.dns.records import RecordTable, build_table, hosts_to_resolve, parse_state
@@ -164,9 +165,7 @@ class DnsRuntime:
     async def _lookup(self, host: str) -> tuple[str, ...]:
         loop = asyncio.get_running_loop()
         try:
-            infos = await asyncio.wait_for(
-                loop.getaddrinfo(host, None, type=socket.SOCK_STREAM), RESOLVE_TIMEOUT
-            )
+            infos = await within(loop.getaddrinfo(host, None, type=socket.SOCK_STREAM), RESOLVE_TIMEOUT)
         except (OSError, TimeoutError) as e:
             log.debug("dns: cannot resolve %s: %s", host, e)
             return ()

@@ -17,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import cast
 
+from corral.aio import within
+
 log = logging.getLogger(__name__)
 
 Responder = Callable[[bytes, bool], bytes | None]  # (query, over_udp) -> answer
@@ -97,9 +99,9 @@ async def _serve_connection(
 ) -> None:
     try:
         while True:
-            header = await asyncio.wait_for(reader.readexactly(2), TCP_IDLE_SECONDS)
+            header = await within(reader.readexactly(2), TCP_IDLE_SECONDS)
             length = int.from_bytes(header, "big")
-            query = await asyncio.wait_for(reader.readexactly(length), TCP_IDLE_SECONDS)
+            query = await within(reader.readexactly(length), TCP_IDLE_SECONDS)
             reply = _answer(respond, query, over_udp=False)
             if reply is None:
                 break

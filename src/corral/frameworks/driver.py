@@ -11,7 +11,6 @@ tasks.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import random
@@ -21,6 +20,7 @@ from urllib.parse import urlparse
 
 import httpx
 
+from corral.aio import within
 from corral.core.errors import CorralError, DecodeError
 from corral.core.ids import FrameworkId
 from corral.net.leader import CATCH_UP_RETRY, LeaderChanged, LeaderTracker, open_tracker, until_changed
@@ -124,9 +124,7 @@ class SchedulerDriver:
                     delay = min(self._backoff_max, self._backoff_initial * 2**failures)
                     failures += 1
                 with contextlib.suppress(TimeoutError):  # a new leader is worth trying at once
-                    await asyncio.wait_for(
-                        leader.changed_from(master), delay * (0.5 + self._rng.random() / 2)
-                    )
+                    await within(leader.changed_from(master), delay * (0.5 + self._rng.random() / 2))
 
     async def _subscribe_once(self, master: str, leader: LeaderTracker) -> AsyncIterator[Event]:
         body = dumps(encode_call(self.framework_id, Subscribe(framework_info=self.framework_info)))

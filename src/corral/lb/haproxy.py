@@ -30,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from corral.aio import within
 from corral.core.errors import CorralError
 from corral.lb.haproxy_text import ProcStatus, parse_show_proc
 
@@ -183,13 +184,13 @@ class Haproxy:
             if proc is not None and proc.returncode is None:
                 proc.terminate()
                 try:
-                    await asyncio.wait_for(proc.wait(), grace)
+                    await within(proc.wait(), grace)
                 except TimeoutError:
                     proc.kill()
                     await proc.wait()
             if self._reader is not None:  # until the workers close the pipe too, within the grace period
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._reader, grace)
+                    await within(self._reader, grace)
         finally:
             if self._dir is not None:
                 shutil.rmtree(self._dir, ignore_errors=True)

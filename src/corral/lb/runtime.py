@@ -27,6 +27,7 @@ from pathlib import Path
 
 import httpx
 
+from corral.aio import within
 from corral.core.errors import DecodeError
 from corral.lb.events import EVENT_TYPES, EventParser, is_relevant
 from corral.lb.haproxy import Haproxy, HaproxyError, check_config, install
@@ -138,7 +139,7 @@ class LbRuntime:
         last_start = -MIN_SYNC_INTERVAL_SECONDS
         while True:
             with contextlib.suppress(TimeoutError):  # no event for a while: resync anyway
-                await asyncio.wait_for(self._dirty.wait(), RESYNC_SECONDS)
+                await within(self._dirty.wait(), RESYNC_SECONDS)
             await asyncio.sleep(max(DEBOUNCE_SECONDS, last_start + MIN_SYNC_INTERVAL_SECONDS - loop.time()))
             self._dirty.clear()
             last_start = loop.time()

@@ -11,6 +11,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable
 
+from corral.aio import within
 from corral.protocol.json import JsonObject, dumps
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,7 @@ class Subscription:
         try:
             while True:
                 try:
-                    event = await asyncio.wait_for(self.queue.get(), heartbeat)
+                    event = await within(self.queue.get(), heartbeat)
                 except TimeoutError:
                     yield b"\r\n"
                     continue

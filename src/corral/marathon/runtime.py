@@ -31,6 +31,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mappin
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
+from corral.aio import within
 from corral.core.errors import CorralError
 from corral.core.ids import AgentId, FrameworkId, TaskId
 from corral.frameworks.bursts import bursts
@@ -348,7 +349,7 @@ class MarathonRuntime:
             if self._wake_at is not None:
                 timeout = min(timeout, max(0.0, self._wake_at - self.clock()))
             try:
-                await asyncio.wait_for(self._wake_changed.wait(), timeout)
+                await within(self._wake_changed.wait(), timeout)
             except TimeoutError:
                 async with self._lock:
                     self._wake_at = None
@@ -635,7 +636,7 @@ class MarathonRuntime:
                 wake_at = await self._start_due_probes(probes.create_task)
                 timeout = None if wake_at is None else max(0.0, wake_at - self.clock())
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._checks_changed.wait(), timeout)
+                    await within(self._checks_changed.wait(), timeout)
 
     async def probe_due(self) -> None:
         """Run the probes due now and record their results: one turn of `_run_checks`, waited for."""

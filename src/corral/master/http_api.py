@@ -28,6 +28,7 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response, S
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from corral.aio import within
 from corral.core.errors import DecodeError
 from corral.core.ids import AgentId
 from corral.master import state_json
@@ -118,7 +119,7 @@ async def _state_versions(runtime: MasterRuntime) -> AsyncGenerator[bytes, None]
             if version == sent:
                 wake.clear()
                 try:
-                    await asyncio.wait_for(wake.wait(), EVENTS_KEEPALIVE)
+                    await within(wake.wait(), EVENTS_KEEPALIVE)
                 except TimeoutError:
                     yield b": keepalive\n\n"
                 continue
