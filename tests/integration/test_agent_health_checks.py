@@ -13,14 +13,14 @@ from typing import Any
 
 import httpx
 import pytest
-from support.marathon_dev import marathon_http, stopping
+from support.marathon_dev import marathon_dev, marathon_http
 
 from corral.agent.effects import HealthProbe
 from corral.agent.health_probes import HealthProbes
 from corral.core.ids import FrameworkId, TaskId
 from corral.protocol.json import JsonObject, Reader
 from corral.protocol.mesos import HealthCheck
-from corral.testing.procs import DevProcess, free_ports, start_dev, wait_for
+from corral.testing.procs import DevProcess, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -141,10 +141,7 @@ FAST: dict[str, Any] = {"delaySeconds": 0, "intervalSeconds": 1, "timeoutSeconds
 
 @pytest.fixture(scope="module")
 def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevProcess]:
-    [port] = free_ports(1)
-    with stopping(
-        start_dev(tmp_path_factory.mktemp("health"), resources=RESOURCES, marathon_port=port)
-    ) as process:
+    with marathon_dev(tmp_path_factory.mktemp("health"), RESOURCES) as process:
         yield process
 
 

@@ -11,9 +11,9 @@ from typing import Any
 
 import httpx
 import pytest
-from support.marathon_dev import stopping
+from support.marathon_dev import marathon_dev
 
-from corral.testing.procs import DevProcess, free_ports, start_dev, wait_for
+from corral.testing.procs import DevProcess, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -32,10 +32,7 @@ JSON = {"Content-type": "application/json"}
 
 @pytest.fixture(scope="module")
 def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevProcess]:
-    [port] = free_ports(1)
-    with stopping(
-        start_dev(tmp_path_factory.mktemp("marathon"), resources=RESOURCES, marathon_port=port)
-    ) as process:
+    with marathon_dev(tmp_path_factory.mktemp("marathon"), RESOURCES) as process:
         yield process
 
 

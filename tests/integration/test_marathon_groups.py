@@ -11,9 +11,9 @@ from typing import Any
 
 import httpx
 import pytest
-from support.marathon_dev import marathon_http, stopping
+from support.marathon_dev import marathon_dev, marathon_http
 
-from corral.testing.procs import DevProcess, free_ports, start_dev, wait_for
+from corral.testing.procs import DevProcess, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -23,10 +23,7 @@ SLEEPER: dict[str, Any] = {"cmd": "sleep 1000", "cpus": 0.1, "mem": 16}
 
 @pytest.fixture(scope="module")
 def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevProcess]:
-    [port] = free_ports(1)
-    with stopping(
-        start_dev(tmp_path_factory.mktemp("groups"), resources=RESOURCES, marathon_port=port)
-    ) as process:
+    with marathon_dev(tmp_path_factory.mktemp("groups"), RESOURCES) as process:
         yield process
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from support.marathon_dev import marathon_http, stopping
+from support.marathon_dev import marathon_dev, marathon_http
 
 from corral.core.ids import TaskId
 from corral.marathon.checks import HealthCheck, HealthCheckProtocol, ReadinessCheck
@@ -22,7 +22,7 @@ from corral.marathon.instance import InstanceId
 from corral.marathon.paths import PathId
 from corral.marathon.probes import HttpProber
 from corral.marathon.readiness import HttpResponse, ProbeFailure, ReadinessProbe
-from corral.testing.procs import DevProcess, free_ports, start_dev, wait_for
+from corral.testing.procs import DevProcess, free_ports, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -130,9 +130,7 @@ def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevProcess]:
     port, *task_ports = free_ports(17)
     ranges = ",".join(f"{p}-{p}" for p in sorted(task_ports))
     resources = f"cpus:8;mem:8192;disk:10000;ports:[{ranges}]"
-    with stopping(
-        start_dev(tmp_path_factory.mktemp("marathon-health"), resources=resources, marathon_port=port)
-    ) as process:
+    with marathon_dev(tmp_path_factory.mktemp("marathon-health"), resources, marathon_port=port) as process:
         yield process
 
 

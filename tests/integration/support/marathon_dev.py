@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 
-from corral.testing.procs import DevProcess, wait_for
+from corral.testing.procs import DevProcess, free_ports, start_dev, wait_for
 
 
 @contextlib.contextmanager
@@ -18,6 +19,14 @@ def stopping(process: DevProcess) -> Iterator[DevProcess]:
     finally:
         code = process.stop()
         assert code == 0, process.fail(f"corral dev exited with {code} after SIGTERM")
+
+
+@contextlib.contextmanager
+def marathon_dev(work: Path, resources: str, *, marathon_port: int | None = None) -> Iterator[DevProcess]:
+    """`corral dev` in `work` with Marathon on `marathon_port` (default: a port free now), stopped cleanly."""
+    [port] = free_ports(1) if marathon_port is None else [marathon_port]
+    with stopping(start_dev(work, resources=resources, marathon_port=port)) as process:
+        yield process
 
 
 @contextlib.contextmanager

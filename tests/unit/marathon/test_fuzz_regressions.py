@@ -5,33 +5,18 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
 import pytest
 
 from corral.marathon.errors import ValidationError
-from corral.marathon.http_api import MarathonApi
 from corral.marathon.model import AppDefinition
 from corral.marathon.paths import RAML_PATTERN
 from corral.marathon.reader import NO_MATCH
 from corral.marathon.validation import MAX_INSTANCES
 
-from .test_runtime import make_harness
-
 # The RAML `PathId` pattern as upstream spells it (marathon.md b.1), which backtracks exponentially.
 UPSTREAM_RAML = re.compile(r"^(\/?((\.{2})|([a-z0-9][a-z0-9\-.]*[a-z0-9]+)|([a-z0-9]*))($|\/))+$")
-
-
-@pytest.fixture
-async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
-    harness = await make_harness(tmp_path)
-    await harness.subscribe()
-    transport = httpx.ASGITransport(app=MarathonApi(harness.runtime).app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://marathon") as c:
-        yield c
-    await harness.sqlite.close()
 
 
 def test_the_id_pattern_accepts_exactly_what_upstreams_does() -> None:

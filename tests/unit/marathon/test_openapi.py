@@ -5,33 +5,18 @@ tests/integration/test_marathon_openapi.py."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 
 import httpx
-import pytest
 
-from corral.marathon.http_api import MarathonApi
 from corral.marathon.model import AppDefinition
 from corral.marathon.openapi import EXAMPLE_APP, openapi_document
 from corral.marathon.runtime import MARATHON_VERSION
 from corral.protocol.json import JsonValue
 
-from .test_runtime import make_harness
-
 DOCUMENT = openapi_document(MARATHON_VERSION)
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
 OPENAPI_NAME = re.compile(r"[a-zA-Z0-9.\-_]+")
-
-
-@pytest.fixture
-async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
-    harness = await make_harness(tmp_path)
-    await harness.subscribe()
-    transport = httpx.ASGITransport(app=MarathonApi(harness.runtime).app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://marathon") as c:
-        yield c
-    await harness.sqlite.close()
 
 
 def refs(value: JsonValue) -> Iterator[str]:
