@@ -39,7 +39,6 @@ PURE_PACKAGES: dict[str, frozenset[str]] = {
             "isolation/posix.py",
             "resources.py",
             "sandbox.py",
-            "token_guard.py",
         }
     ),
     "marathon/": frozenset(

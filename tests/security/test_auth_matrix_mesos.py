@@ -42,7 +42,7 @@ from corral.protocol.json import JsonObject, JsonValue, dumps, loads
 from corral.security.acls import ACTIONS
 from corral.security.http_auth import LOGIN_PATH, LOGOUT_PATH
 from corral.security.policy import Classifier, Surface
-from corral.security.tokens import TokenSigner
+from corral.security.tokens import SURFACE_CLAIM, TokenSigner
 from corral.testing.daemons import Daemon
 from corral.testing.procs import json_list
 from corral.testing.routes import route_requests
@@ -246,7 +246,7 @@ def test_an_executors_token_opens_nothing_but_the_executor_api(
     cluster: SecuredMesos, targets: dict[str, Target]
 ) -> None:
     """A well-signed executor token (the agent's key) of another executor than the calls name."""
-    claims = {"fid": "f", "eid": "another", "cid": "c"}
+    claims = {"fid": "f", "eid": "another", "cid": "c", SURFACE_CLAIM: "executor"}  # as the agent issues them
     token = cluster.agent_signer().issue("executor c", now=time.time(), ttl=0, claims=claims)
     wrong = []
     target = targets["agent"]

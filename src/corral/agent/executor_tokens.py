@@ -5,8 +5,8 @@ As upstream, the agent puts a JWT in the executor's `MESOS_EXECUTOR_AUTHENTICATI
 the framework (`fid`), the executor (`eid`) and the container (`cid`), and it does not expire (the executor
 lives as long as its container). The executor sends it as `Authorization: Bearer`. A call authenticated
 this way must be that executor's own: the call's framework and executor ids and the executor's current
-container must match the claims (403 otherwise). A token is good for nothing but the executor API, so
-that a task cannot read or change the agent as an operator.
+container must match the claims (403 otherwise). Its `surface` claim makes it good for nothing but the
+executor API (`AuthMiddleware` enforces that on every daemon), so that a task cannot act as an operator.
 
 Command tasks and DEFAULT executors get none: the agent itself is their executor.
 """
@@ -17,7 +17,8 @@ from collections.abc import Mapping
 
 from corral.agent.state import Executor
 from corral.core.ids import ContainerId, ExecutorId, FrameworkId
-from corral.security.tokens import TokenSigner
+from corral.security.policy import Surface
+from corral.security.tokens import SURFACE_CLAIM, TokenSigner
 
 TOKEN_ENV = "MESOS_EXECUTOR_AUTHENTICATION_TOKEN"
 FRAMEWORK_CLAIM, EXECUTOR_CLAIM, CONTAINER_CLAIM = "fid", "eid", "cid"
@@ -31,12 +32,9 @@ def executor_token(signer: TokenSigner, executor: Executor | None, now: float) -
         FRAMEWORK_CLAIM: executor.framework_id,
         EXECUTOR_CLAIM: executor.id,
         CONTAINER_CLAIM: executor.container_id,
+        SURFACE_CLAIM: Surface.EXECUTOR.value,
     }
     return signer.issue(f"executor {executor.container_id}", now=now, ttl=0, claims=claims)
-
-
-def is_executor_token(claims: Mapping[str, object]) -> bool:
-    return CONTAINER_CLAIM in claims
 
 
 def claims_problem(

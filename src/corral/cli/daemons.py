@@ -502,7 +502,6 @@ def agent(
     from corral.agent.master_link import HttpMasterLink
     from corral.agent.runtime import AgentRuntime
     from corral.agent.surfaces import classify
-    from corral.agent.token_guard import ExecutorTokenGuard
     from corral.net.leader import open_tracker
 
     setup_logging(log_level)
@@ -538,7 +537,7 @@ def agent(
             link = HttpMasterLink(leader, tls=tls, credential=auth.credential)
             try:
                 runtime = AgentRuntime(config, link, executor_tokens=auth.signer)
-                app = auth.protect(ExecutorTokenGuard(runtime.app, classify), classify)
+                app = auth.protect(runtime.app, classify)
                 limits = Limits(max_body=max_request_bytes)
                 await serve_all([Service("agent", app, sock, runtime.run, limits=limits, tls=tls)])
             finally:

@@ -11,8 +11,8 @@
 Every daemon signs and checks tokens with one key, derived from the credentials (so changing them revokes
 every token): a `POST /login` token is good on all of them (`corral login` asks once; a browser logged in to
 one UI is logged in to the others on the host, since cookies do not name ports; the master's sandbox proxy
-passes it on to the agents). Executors' tokens are signed with that key too, so every daemon but the agents'
-executor API refuses them (`ExecutorTokenGuard`), as the agents' other endpoints do.
+passes it on to the agents). Executors' tokens are signed with that key too; their `surface` claim makes
+every daemon but the agents' executor API refuse them (`AuthMiddleware`).
 
 Without `--credentials` the stack is open, as upstream's, which `corral dev` allows on loopback only: another
 `--ip` is refused unless `--insecure` says so, before anything listens.
@@ -29,12 +29,10 @@ import click
 from starlette.types import ASGIApp
 
 from corral.agent.surfaces import classify as agent_surface
-from corral.agent.token_guard import ExecutorTokenGuard
 from corral.cli.auth_flags import insecure_flag, refuse_exposure
 from corral.cli.dev_plan import DevPlan
 from corral.cli.flags import flag, stacked
 from corral.cli.framework_auth_flags import DEFAULT_REALM, authenticated, http_auth_config
-from corral.cli.framework_auth_flags import classify as framework_surface
 from corral.cli.mesos_auth_flags import AGENT_SURFACES, MesosAuth, master_auth
 from corral.cli.runner import Service
 from corral.master.surfaces import classify as master_surface
@@ -107,16 +105,15 @@ class StackAuth:
     framework: AuthConfig | None  # Marathon's and Chronos's
 
     def master_app(self, app: ASGIApp) -> ASGIApp:
-        return self.master.protect(ExecutorTokenGuard(app, master_surface), master_surface)
+        return self.master.protect(app, master_surface)
 
     def agent_app(self, app: ASGIApp) -> ASGIApp:
-        return self.agent.protect(ExecutorTokenGuard(app, agent_surface), agent_surface)
+        return self.agent.protect(app, agent_surface)
 
     def framework_service(self, service: Service) -> Service:
         if self.framework is None:
             return service
-        guarded = replace(service, app=ExecutorTokenGuard(service.app, framework_surface))
-        return authenticated(guarded, self.framework)
+        return authenticated(service, self.framework)
 
 
 def dev_security(ip: str, credentials: str | None, principal: str | None, insecure: bool) -> DevSecurity:

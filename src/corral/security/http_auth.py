@@ -31,7 +31,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from corral.security.credentials import Credentials
 from corral.security.identity import CLAIMS_KEY, PRINCIPAL_KEY
 from corral.security.policy import AuthRequirements, Classifier, Surface
-from corral.security.tokens import LOGIN_TTL, TokenSigner, Verified
+from corral.security.tokens import LOGIN_TTL, SURFACE_CLAIM, TokenSigner, Verified
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +62,15 @@ class _Rejected(Exception):
         self.message = message
 
 
+def _out_of_bounds(verified: Verified, surface: Surface, path: str) -> str | None:
+    """Why a token restricted to one surface may not serve this request (None if it may). Public routes stay
+    open to it, but not /login, which would trade it for an unrestricted token."""
+    only = verified.claims.get(SURFACE_CLAIM)
+    if only is None or surface.value == only or (surface is Surface.PUBLIC and path != LOGIN_PATH):
+        return None
+    return f"this token is good only for the {only} API"
+
+
 class AuthMiddleware:
     def __init__(self, app: ASGIApp, config: AuthConfig, *, clock: Callable[[], float] = time.time) -> None:
         self.app = app
@@ -82,6 +91,9 @@ class AuthMiddleware:
             if surface is not Surface.PUBLIC or path == LOGIN_PATH:
                 await self._unauthorized(e.message, headers)(scope, receive, send)
                 return
+        if verified is not None and (refusal := _out_of_bounds(verified, surface, path)):
+            await JSONResponse({"message": refusal}, status_code=403)(scope, receive, send)
+            return
         if method == "POST" and path == LOGIN_PATH:
             await self._login(verified, headers)(scope, receive, send)
             return

@@ -27,6 +27,9 @@ ALGORITHM = "HS256"
 # (a shared screen, a browser left open) stops working by itself.
 LOGIN_TTL = 8 * 3600.0
 Claims = Mapping[str, str | int | float]
+# A token whose claims hold this is good only on that surface (and public routes other than /login): an
+# executor's token opens the executor API, not the operator's.
+SURFACE_CLAIM = "surface"
 
 
 @dataclass(frozen=True, slots=True)

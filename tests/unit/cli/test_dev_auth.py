@@ -21,6 +21,7 @@ from corral.cli.dev_auth import DevSecurity, dev_security
 from corral.cli.dev_plan import DevOptions, PlanError, plan_dev
 from corral.cli.runner import Service
 from corral.security.credentials import Credential, parse_credentials
+from corral.security.tokens import SURFACE_CLAIM
 
 CREDENTIALS_TEXT = (
     '{"credentials": [{"principal": "ops", "secret": "s1"}, {"principal": "ci", "secret": "s2"}]}'
@@ -74,8 +75,8 @@ def service(app: ASGIApp, sock: socket.socket) -> Service:
 def test_an_open_stack_on_loopback_wraps_nothing(unbound: socket.socket) -> None:
     stack = security(None).stack()
     app = Starlette()
-    assert stack.master_app(app) is not app  # the executor-token guard is always there ...
-    assert not stack.master.requirements.required and stack.master.signer is None  # ... but asks nothing
+    assert stack.master_app(app) is app
+    assert not stack.master.requirements.required and stack.master.signer is None
     marathon = service(app, unbound)
     assert stack.framework_service(marathon) is marathon
 
@@ -105,7 +106,7 @@ def test_one_login_serves_every_daemon_and_an_executors_token_only_the_executor_
     signer = stack.master.signer
     assert signer is not None and stack.agent.signer is signer and stack.framework.signer is not None
     login = {"Authorization": f"Bearer {signer.issue('ops', now=1e9, ttl=1e12)}"}
-    claims = {"fid": "f", "eid": "e", "cid": "c"}
+    claims = {"fid": "f", "eid": "e", "cid": "c", SURFACE_CLAIM: "executor"}  # as the agent issues them
     executor = {"Authorization": f"Bearer {signer.issue('executor c', now=1e9, ttl=0, claims=claims)}"}
 
     routes = [Route(p, _ok, methods=["GET", "POST"]) for p in ("/master/state", "/state", "/api/v1/executor")]

@@ -13,7 +13,7 @@ from corral.security.credentials import Credentials
 from corral.security.http_auth import COOKIE, AuthConfig, AuthMiddleware
 from corral.security.identity import principal_of
 from corral.security.policy import AuthRequirements, Surface
-from corral.security.tokens import LOGIN_TTL, TokenSigner
+from corral.security.tokens import LOGIN_TTL, SURFACE_CLAIM, TokenSigner
 from corral.testing.clock import FakeClock
 
 CREDENTIALS = Credentials({"ops": "s3cret", "viewer": "v"})
@@ -116,3 +116,16 @@ def test_logout_clears_the_cookie() -> None:
     assert http.post("/logout").status_code == 200
     assert not http.cookies.get(COOKIE)
     assert http.get("/state").status_code == 401
+
+
+def test_a_token_restricted_to_one_surface_opens_no_other_nor_trades_itself_at_login() -> None:
+    signer = TokenSigner.from_credentials(CREDENTIALS)
+    token = signer.issue("executor c1", now=1000.0, ttl=0, claims={SURFACE_CLAIM: Surface.READWRITE.value})
+    http = client(frozenset({Surface.READONLY, Surface.READWRITE}))
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert http.post("/write", headers=bearer).json() == {"principal": "executor c1"}
+    refused = http.get("/state", headers=bearer)
+    assert refused.status_code == 403
+    assert refused.json() == {"message": "this token is good only for the readwrite API"}
+    assert http.get("/health", headers=bearer).status_code == 200  # public routes stay open to it
+    assert http.post("/login", headers=bearer).status_code == 403
