@@ -30,7 +30,7 @@ import click
 from starlette.types import ASGIApp
 
 from corral.cli.auth_flags import insecure_flag, refuse_exposure
-from corral.cli.flags import converter, flag, stacked
+from corral.cli.flags import flag, stacked
 from corral.security.credentials import (
     Credential,
     Credentials,
@@ -47,7 +47,6 @@ P = ParamSpec("P")
 
 KEY_FILE = "jwt_secret_key"  # the agent's generated key, in its work dir
 KEY_BYTES = 32
-_TRUE, _FALSE = frozenset({"true", "1", "yes"}), frozenset({"false", "0", "no"})
 MASTER_SURFACES = {
     Surface.FRAMEWORK: "authenticate_frameworks",
     Surface.AGENT: "authenticate_agents",
@@ -62,23 +61,13 @@ AGENT_SURFACES = {
 _HINT = "give --credentials (every --authenticate_* flag left unset then defaults to true)"
 
 
-def parse_bool(text: str) -> bool:
-    word = text.strip().lower()
-    if word in _TRUE:
-        return True
-    if word in _FALSE:
-        return False
-    raise ValueError(f"{text!r} is not a boolean (true or false)")
-
-
 def _surface_flag(name: str, what: str) -> Callable[[F], F]:
     return flag(
         name,
         is_flag=False,
         flag_value="true",
         default=None,
-        metavar="BOOL",
-        callback=converter(parse_bool),
+        type=click.BOOL,
         help=f"Require authentication for {what} (default: true when --credentials is given).",
     )
 
